@@ -1,0 +1,105 @@
+"""Runtimes that host Label Studio: a local pip process, or the Docker Compose stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import UsageError
+from toolkit.runtime import local
+from toolkit.server import Client
+from toolkit.settings import Settings, State, load_state
+
+RUNTIMES = ("docker", "local")
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (the default runtime is docker then)."""
+    try:
+        from toolkit.runtime import docker
+    except ImportError:
+        return False
+    return docker.engine_available()
+
+
+def pick_runtime(requested: str | None, home: Path) -> str:
+    if requested:
+        if requested not in RUNTIMES:
+            raise UsageError(f"Unknown runtime {requested!r}: use one of {', '.join(RUNTIMES)}.")
+        return requested
+    previous = load_state(home)
+    if previous:
+        return previous.runtime
+    return "docker" if docker_available() else "local"
+
+
+@dataclass
+class UpResult:
+    state: State
+    new_password: bool  # the admin password was generated now: show it once
+
+
+def up(home: Path, runtime: str | None = None, **options: Any) -> UpResult:
+    """Start (or reuse) Label Studio in the chosen runtime and write the state file."""
+    previous = load_state(home)
+    chosen = pick_runtime(runtime, home)
+    if chosen == "docker":
+        from toolkit.runtime import docker
+
+        state = docker.up(home, **options)
+    else:
+        state = local.up(home, **options)
+    generated = not (previous and previous.password == state.password) and not options.get(
+        "password"
+    )
+    return UpResult(state=state, new_password=generated)
+
+
+def down(home: Path, *, delete_data: bool = False) -> bool:
+    state = load_state(home)
+    if state is None:
+        return False
+    if state.runtime == "docker":
+        from toolkit.runtime import docker
+
+        return docker.down(home, delete_data=delete_data)
+    return local.down(home, delete_data=delete_data)
+
+
+@dataclass
+class Status:
+    url: str
+    reachable: bool
+    runtime: str | None
+    version: str | None = None
+    projects: int | None = None
+    services: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def status(settings: Settings) -> Status:
+    """Is Label Studio reachable with these settings, which version, how many projects."""
+    result = Status(url=settings.url, reachable=False, runtime=settings.runtime)
+    state = settings.state
+    if state and state.runtime == "local":
+        result.services["label-studio"] = "running" if local.pid_alive(state.pid) else "stopped"
+    elif state and state.runtime == "docker":
+        from toolkit.runtime import docker
+
+        result.services.update(docker.service_health(settings.home))
+    client = Client(settings.url, settings.api_key, retries=0)
+    if client.health() != 200:
+        result.error = "no answer on /health"
+        return result
+    try:
+        result.version = client.version()
+        result.projects = int(client.get("/api/projects", page_size=1).get("count", 0))
+    except Exception as exc:  # noqa: BLE001 - status reports, it does not fail
+        result.error = str(exc)
+        return result
+    result.reachable = True
+    return result
