@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
-from toolkit import runtime
-from toolkit.errors import EXIT_UNREACHABLE, EXIT_USAGE, LstkError, UsageError
+from toolkit import importer, provision, runtime
+from toolkit.errors import EXIT_FAILURES, EXIT_UNREACHABLE, EXIT_USAGE, LstkError, UsageError
+from toolkit.server import Client, connect_settings
 from toolkit.settings import Settings, lstk_home, resolve
+from toolkit.sources import collect
+from toolkit.spec import load as load_spec
 
 app = typer.Typer(
     add_completion=False,
@@ -120,6 +126,76 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 def token() -> None:
     """Print the API token in use."""
     sys.stdout.write(settings().api_key + "\n")
+
+
+# -- projects and data ----------------------------------------------------------------
+@contextmanager
+def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal; nothing when piped or with --json."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total or None)
+        yield lambda n: bar.advance(task, n)
+
+
+def connected() -> Client:
+    return connect_settings(settings())
+
+
+@app.command()
+def apply(
+    spec_file: Path = typer.Argument(..., help="Project spec (YAML)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan, change nothing"),
+    force: bool = typer.Option(False, "--force", help="Allow removing labels in use"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create the spec's project, or update only what differs."""
+    spec = load_spec(spec_file)
+    result = provision.apply(connected(), spec, dry_run=dry_run, force=force)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    the_plan = result.plan
+    verb = {"create": "create project", "update": "update project", "none": "no changes for"}
+    title = spec.project.title or spec.project.id
+    prefix = "would " if dry_run and the_plan.action != "none" else ""
+    out.print(f"{prefix}{verb[the_plan.action]} {title!r}")
+    for change in the_plan.changes if the_plan.action == "update" else []:
+        out.print(f"  ~ {change.field}")
+    if result.regions_removed:
+        out.print(f"  removed {result.regions_removed} region(s) with removed labels")
+    if result.project_id:
+        out.print(f"project id: {result.project_id}")
+
+
+@app.command("import")
+def import_(
+    spec_file: Path = typer.Argument(..., help="Project spec (YAML)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Import the spec's images (+ masks as pre-annotations); skip what is there."""
+    spec = load_spec(spec_file)
+    conf = settings()
+    client = connect_settings(conf)
+    total = len(collect(spec))
+    with progress_bar(total, "importing", as_json) as advance:
+        summary = importer.import_data(
+            client, spec, files=importer.FileServing.of(conf.state), progress=advance
+        )
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        out.print(
+            f"{summary.new} new, {summary.skipped} skipped, {len(summary.failed)} failed "
+            f"({summary.predictions} with pre-annotations; mode: {summary.mode}; "
+            f"project {summary.project_id})"
+        )
+        for key, reason in summary.failed:
+            out.print(f"  failed: {key}: {reason}", markup=False)
+    if summary.failed:
+        raise typer.Exit(EXIT_FAILURES)
 
 
 # -- entry point ---------------------------------------------------------------------

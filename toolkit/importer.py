@@ -1,0 +1,296 @@
+"""Import images (and model masks as pre-annotations) into a project, idempotently.
+
+Identity of an image is its key (see `toolkit.sources`), kept in task data as
+``lstk_key``. A re-run imports only keys the project does not have, so an interrupted
+import re-run completes with no duplicates: each batch is one request, which Label
+Studio saves in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from toolkit import labeling, provision
+from toolkit.errors import UsageError
+from toolkit.images import MaskMismatch, load_mask, probe_image
+from toolkit.masks.rle import encode
+from toolkit.server import APIError, Client
+from toolkit.settings import State
+from toolkit.sources import Item, collect
+from toolkit.spec import Spec
+
+KEY_FIELD = "lstk_key"
+BATCH_BYTES = 8 * 1024 * 1024  # well under Label Studio's 250 MB request limit
+BATCH_TASKS = 500
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FileServing:
+    """How the server sees local files: its document root, on this machine and inside it."""
+
+    root: Path  # the document root as this machine sees it
+    server_root: str  # the same folder as the server sees it (differs inside a container)
+
+    def url_for(self, path: Path) -> str:
+        return "/data/local-files/?d=" + quote(path.relative_to(self.root).as_posix())
+
+    def server_path(self, folder: Path) -> str:
+        rel = folder.relative_to(self.root).as_posix()
+        return self.server_root.rstrip("/") + ("" if rel == "." else "/" + rel)
+
+    def sees(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.root.resolve())
+
+    @classmethod
+    def of(cls, state: State | None) -> FileServing | None:
+        """The file serving of a stack that `lstk up` started, if any."""
+        if state is None or not state.files_root:
+            return None
+        root = Path(state.files_root)
+        return cls(root, str(state.extra.get("server_files_root", root)))
+
+
+@dataclass
+class ImportSummary:
+    project_id: int
+    mode: str
+    new: int = 0
+    skipped: int = 0
+    predictions: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "mode": self.mode,
+            "new": self.new,
+            "skipped": self.skipped,
+            "predictions": self.predictions,
+            "failed": [{"key": k, "reason": r} for k, r in self.failed],
+        }
+
+
+def existing_keys(client: Client, project_id: int) -> set[str]:
+    """The keys of every task already in the project."""
+    keys = set()
+    for task in client.paginate(
+        "/api/tasks", page_size=1000, project=project_id, fields="task_only"
+    ):
+        key = (task.get("data") or {}).get(KEY_FIELD)
+        if key:
+            keys.add(str(key))
+    return keys
+
+
+def choose_mode(spec: Spec, items: list[Item], files: FileServing | None) -> str:
+    """`auto`: local files when the server can see every local image, else upload."""
+    wanted = spec.data.mode
+    local = [i.path for i in items if i.path is not None]
+    visible = files is not None and all(files.sees(p) for p in local)
+    if wanted == "local-files" and not visible:
+        where = f"its document root {files.root}" if files else "no document root is known"
+        raise UsageError(
+            f"data.mode is local-files, but the server cannot see the images ({where}). "
+            "Start it with `lstk up --files-root DIR` (a folder holding the images), or set "
+            "data.mode: upload."
+        )
+    if wanted == "url" and local:
+        raise UsageError(
+            "data.mode is url, but the source has local files. List URLs in data.manifest, "
+            "or set data.mode: auto."
+        )
+    if wanted != "auto":
+        return wanted
+    if not local:
+        return "url"
+    return "local-files" if visible else "upload"
+
+
+def import_data(
+    client: Client,
+    spec: Spec,
+    *,
+    files: FileServing | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    batch_tasks: int = BATCH_TASKS,
+) -> ImportSummary:
+    """Import the spec's images (+ masks as predictions); skip what the project has."""
+    project = provision.require_project(client, spec)
+    project_id = int(project["id"])
+    config = labeling.read(project["label_config"])
+    items = _unique(collect(spec))
+    have = existing_keys(client, project_id)
+    todo = [item for item in items if item.key not in have]
+    summary = ImportSummary(project_id, choose_mode(spec, todo or items, files))
+    summary.skipped = len(items) - len(todo)
+    if progress and summary.skipped:
+        progress(summary.skipped)
+    if not todo:
+        return summary
+    if summary.mode == "local-files" and files is not None:
+        ensure_local_storage(client, project_id, files, _common_folder(todo))
+    make_task = _TaskMaker(spec, config, summary.mode, files, client, project_id)
+    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
+        prepared = pool.map(make_task, todo)
+        for batch in _batches(prepared, summary, progress, batch_tasks):
+            created = _send(client, project_id, batch)
+            summary.new += created
+            summary.predictions += sum(1 for t in batch if t.get("predictions"))
+            if progress:
+                progress(len(batch))
+    return summary
+
+
+def _unique(items: Iterable[Item]) -> list[Item]:
+    seen: dict[str, Item] = {}
+    for item in items:
+        seen.setdefault(item.key, item)
+    return list(seen.values())
+
+
+def _common_folder(items: list[Item]) -> Path:
+    paths = [str(i.path.parent) for i in items if i.path is not None]
+    return Path(os.path.commonpath(paths))
+
+
+def ensure_local_storage(client: Client, project_id: int, files: FileServing, folder: Path) -> None:
+    """Label Studio serves a local file only under a local storage of the project."""
+    wanted = files.server_path(folder)
+    storages = client.get("/api/storages/localfiles", project=project_id)
+    if any(wanted.startswith(s["path"].rstrip("/")) for s in storages):
+        return
+    resp = client.request(
+        "POST",
+        "/api/storages/localfiles",
+        json={"project": project_id, "path": wanted, "title": "lstk images", "use_blob_urls": True},
+    )
+    if resp.status_code >= 400:
+        raise UsageError(
+            f"Label Studio refused to serve local files from {wanted}: {resp.text[:300]}. "
+            "Check that the folder is under the server's LOCAL_FILES_DOCUMENT_ROOT."
+        )
+
+
+class _TaskMaker:
+    """Turns an Item into a task dict (or an error string), in worker threads."""
+
+    def __init__(
+        self,
+        spec: Spec,
+        config: labeling.ConfigInfo,
+        mode: str,
+        files: FileServing | None,
+        client: Client,
+        project_id: int,
+    ) -> None:
+        self.config = config
+        self.mode = mode
+        self.files = files
+        self.client = client
+        self.project_id = project_id
+        self.model_version = spec.data.model_version
+        self.brush = config.control_for("BrushLabels")
+        self.mask_label = (
+            spec.data.mask_label or (config.labels.get(self.brush or "", [""]) or [""])[0]
+        )
+
+    def __call__(self, item: Item) -> tuple[Item, dict[str, Any] | str]:
+        try:
+            return item, self._task(item)
+        except (OSError, ValueError, MaskMismatch, APIError) as exc:
+            return item, str(exc) or type(exc).__name__
+
+    def _task(self, item: Item) -> dict[str, Any]:
+        size = probe_image(item.path) if item.path is not None else None
+        # Predictions first: a bad mask must fail the item before its image is uploaded.
+        predictions = [self._prediction(item, size)] if item.mask is not None else []
+        data = {self.config.image_field: self._url(item), KEY_FIELD: item.key}
+        return {"data": data, "predictions": predictions} if predictions else {"data": data}
+
+    def _url(self, item: Item) -> str:
+        if item.url is not None:
+            return item.url
+        assert item.path is not None
+        if self.mode == "local-files" and self.files is not None:
+            return self.files.url_for(item.path)
+        return upload(self.client, self.project_id, item.path)
+
+    def _prediction(self, item: Item, size: Any) -> dict[str, Any]:
+        if self.brush is None:
+            raise ValueError("the project has no brush tool, so masks cannot become predictions")
+        assert item.mask is not None
+        mask = load_mask(item.mask, size)
+        height, width = mask.shape
+        region = {
+            "from_name": self.brush,
+            "to_name": self.config.image_name,
+            "type": "brushlabels",
+            "original_width": width,
+            "original_height": height,
+            "image_rotation": 0,
+            "value": {"format": "rle", "rle": encode(mask), "brushlabels": [self.mask_label]},
+        }
+        score = item.score if item.score is not None else 1.0
+        return {"model_version": self.model_version, "score": score, "result": [region]}
+
+
+def upload(client: Client, project_id: int, path: Path) -> str:
+    """Upload one file without making a task; return the URL a task uses for it."""
+    with path.open("rb") as fh:
+        resp = client.request(
+            "POST",
+            f"/api/projects/{project_id}/import",
+            params={"commit_to_project": "false"},
+            files={"file": (path.name, fh)},
+        )
+    if resp.status_code >= 400:
+        raise APIError("POST", "import (upload)", resp)
+    upload_id = resp.json()["file_upload_ids"][0]
+    stored = client.get(f"/api/import/file-upload/{upload_id}")["file"]
+    return f"/data/{stored}"
+
+
+def _batches(
+    prepared: Iterable[tuple[Item, dict[str, Any] | str]],
+    summary: ImportSummary,
+    progress: Progress | None,
+    batch_tasks: int,
+) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for item, task in prepared:
+        if isinstance(task, str):
+            summary.failed.append((item.key, task))
+            if progress:
+                progress(1)
+            continue
+        task_bytes = len(json.dumps(task, separators=(",", ":")))
+        if batch and (size + task_bytes > BATCH_BYTES or len(batch) >= batch_tasks):
+            yield batch
+            batch, size = [], 0
+        batch.append(task)
+        size += task_bytes
+    if batch:
+        yield batch
+
+
+def _send(client: Client, project_id: int, batch: list[dict[str, Any]]) -> int:
+    body = json.dumps(batch, separators=(",", ":"))
+    resp = client.request(
+        "POST",
+        f"/api/projects/{project_id}/import",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    if resp.status_code >= 400:
+        raise APIError("POST", f"/api/projects/{project_id}/import", resp)
+    return int(resp.json().get("task_count", len(batch)))
