@@ -24,7 +24,7 @@ from toolkit.masks.rle import encode
 from toolkit.server import APIError, Client
 from toolkit.settings import State
 from toolkit.sources import Item, collect
-from toolkit.spec import Spec
+from toolkit.spec import S3Source, Spec
 
 KEY_FIELD = "lstk_key"
 BATCH_BYTES = 8 * 1024 * 1024  # well under Label Studio's 250 MB request limit
@@ -126,6 +126,8 @@ def import_data(
     """Import the spec's images (+ masks as predictions); skip what the project has."""
     project = provision.require_project(client, spec)
     project_id = int(project["id"])
+    if spec.data.s3 is not None:
+        return import_s3(client, project_id, spec.data.s3)
     config = labeling.read(project["label_config"])
     items = _unique(collect(spec))
     have = existing_keys(client, project_id)
@@ -148,6 +150,61 @@ def import_data(
             if progress:
                 progress(len(batch))
     return summary
+
+
+def import_s3(client: Client, project_id: int, source: S3Source) -> ImportSummary:
+    """Import a bucket through Label Studio's own S3 import storage (created once, synced).
+
+    Label Studio remembers which keys a storage imported, so a re-sync adds only new ones.
+    """
+    fields = {
+        "project": project_id,
+        "title": f"lstk s3://{source.bucket}/{source.prefix}",
+        "bucket": source.bucket,
+        "prefix": source.prefix,
+        "regex_filter": source.regex_filter,
+        "use_blob_urls": True,
+        "presign": source.presign,
+        "s3_endpoint": source.endpoint_url or "",
+        "region_name": source.region or "",
+        "aws_access_key_id": source.access_key_id or "",
+        "aws_secret_access_key": source.secret_access_key or "",
+    }
+    storages = client.get("/api/storages/s3", project=project_id)
+    match = next(
+        (
+            s
+            for s in storages
+            if (s["bucket"], s.get("prefix") or "") == (source.bucket, source.prefix)
+        ),
+        None,
+    )
+    if match is None:
+        resp = client.request("POST", "/api/storages/s3", json=fields)
+    else:
+        resp = client.request("PATCH", f"/api/storages/s3/{match['id']}", json=fields)
+    if resp.status_code >= 400:
+        raise UsageError(
+            f"Label Studio refused the S3 source s3://{source.bucket}/{source.prefix}: "
+            f"{resp.text[:300]}. Check data.s3 (endpoint, keys, bucket)."
+        )
+    storage_id = resp.json()["id"]
+    before = _task_count(client, project_id)
+    synced = client.request("POST", f"/api/storages/s3/{storage_id}/sync")
+    if synced.status_code >= 400:
+        raise UsageError(f"Label Studio could not sync the S3 source: {synced.text[:300]}")
+    status = client.get(f"/api/storages/s3/{storage_id}")
+    if status.get("status") == "failed":
+        reason = (status.get("traceback") or "").strip().splitlines()[-1:] or ["unknown"]
+        raise UsageError(f"Label Studio's S3 sync failed: {reason[0]}")
+    summary = ImportSummary(project_id, "s3")
+    summary.new = _task_count(client, project_id) - before
+    summary.skipped = max(0, int(status.get("last_sync_count") or 0) - summary.new)
+    return summary
+
+
+def _task_count(client: Client, project_id: int) -> int:
+    return int(client.get(f"/api/projects/{project_id}").get("task_number", 0))
 
 
 def _unique(items: Iterable[Item]) -> list[Item]:

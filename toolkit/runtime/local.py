@@ -70,8 +70,9 @@ def running(home: Path) -> State | None:
     return None
 
 
-def server_env(files_root: Path) -> dict[str, str]:
+def process_env(state: State) -> dict[str, str]:
     env = dict(os.environ)
+    env.update(state.extra.get("server_env", {}))
     env.update(
         {
             # New organisations otherwise refuse the admin's token for automation.
@@ -79,7 +80,7 @@ def server_env(files_root: Path) -> dict[str, str]:
             # Label Studio asks PyPI for its latest version at start-up otherwise.
             "LATEST_VERSION_CHECK": "false",
             "LOCAL_FILES_SERVING_ENABLED": "true",
-            "LOCAL_FILES_DOCUMENT_ROOT": str(files_root),
+            "LOCAL_FILES_DOCUMENT_ROOT": state.files_root,
             "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
             "PYTHONUNBUFFERED": "1",
         }
@@ -97,9 +98,14 @@ def up(
     files_root: Path | None = None,
     username: str | None = None,
     password: str | None = None,
+    server_env: dict[str, str] | None = None,
     wait: float = 180.0,
 ) -> State:
-    """Start Label Studio (or reuse the one already running) and return its state."""
+    """Start Label Studio (or reuse the one already running) and return its state.
+
+    `server_env` adds Label Studio settings (e.g. SSRF_PROTECTION_ENABLED); they are
+    kept in the state file, so a restart keeps them.
+    """
     current = running(home)
     if current:
         if port and port != current.port:
@@ -117,6 +123,8 @@ def up(
         )
     previous = load_state(home)
     state = _next_state(home, previous, port, data_dir, files_root, username, password)
+    if server_env is not None:
+        state.extra["server_env"] = dict(server_env)
     if not port_free(state.port or DEFAULT_PORT):
         raise UsageError(
             f"Port {state.port} is already in use, and Label Studio would silently move to "
@@ -148,6 +156,7 @@ def _next_state(
     data = data_dir or (Path(reuse.data_dir) if reuse and reuse.data_dir else home / "data")
     root = files_root or (Path(reuse.files_root) if reuse and reuse.files_root else Path.cwd())
     return State(
+        extra={"server_env": reuse.extra.get("server_env", {})} if reuse else {},
         url=f"http://{HOST}:{port}",
         token=reuse.token if reuse else new_token(),
         runtime=RUNTIME,
@@ -169,7 +178,7 @@ def _spawn(home: Path, state: State) -> int:
         "--data-dir", state.data_dir,
     ]  # fmt: skip
     # Credentials go through the environment: a command line is visible to every user.
-    env = server_env(Path(state.files_root))
+    env = process_env(state)
     env.update(
         LABEL_STUDIO_USERNAME=state.username,
         LABEL_STUDIO_PASSWORD=state.password,
