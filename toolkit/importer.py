@@ -81,9 +81,11 @@ class ImportSummary:
 def existing_keys(client: Client, project_id: int) -> set[str]:
     """The keys of every task already in the project."""
     keys = set()
-    for task in client.paginate(
-        "/api/tasks", page_size=1000, project=project_id, fields="task_only"
-    ):
+    # `include` keeps Label Studio from serialising every task's counters and users.
+    listing = client.paginate(
+        "/api/tasks", page_size=1000, project=project_id, fields="task_only", include="id,data"
+    )
+    for task in listing:
         key = (task.get("data") or {}).get(KEY_FIELD)
         if key:
             keys.add(str(key))
