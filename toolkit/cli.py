@@ -116,6 +116,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
             out.print(f"  version {result.version}, {result.projects} project(s)")
         for name, health in result.services.items():
             out.print(f"  {name}: {health}")
+        for name, size in result.volumes.items():
+            out.print(f"  volume {name}: {size / 1e6:.1f} MB")
         if result.error and not result.reachable:
             out.print(f"  {result.error}; start it with `lstk up`")
     if not result.reachable:
@@ -126,6 +128,49 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 def token() -> None:
     """Print the API token in use."""
     sys.stdout.write(settings().api_key + "\n")
+
+
+@app.command()
+def logs(
+    tail: int = typer.Option(200, "--tail", help="Lines to show"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines"),
+) -> None:
+    """Show Label Studio's logs (and PostgreSQL's, for the docker runtime)."""
+    runtime.logs(G.home, tail=tail, follow=follow)
+
+
+@app.command()
+def backup(dest: Path = typer.Argument(..., help="A new folder for the backup")) -> None:
+    """Back up the docker stack: database dump, data volume, secrets, checksums."""
+    from toolkit.runtime import backup as ops
+
+    result = ops.backup(G.home, dest)
+    counts = result.manifest.get("counts", {})
+    out.print(f"Backup written to {result.path} ({counts.get('projects', '?')} project(s)).")
+
+
+@app.command()
+def restore(
+    src: Path = typer.Argument(..., help="A folder written by `lstk backup`"),
+    force: bool = typer.Option(False, "--force", help="Replace a stack that holds data"),
+) -> None:
+    """Restore a backup into the docker stack (an empty one, unless --force)."""
+    from toolkit.runtime import backup as ops
+
+    manifest = ops.restore(G.home, src, force=force)
+    out.print(f"Restored the backup of {manifest['created_at']}; Label Studio is up.")
+
+
+@app.command()
+def upgrade(version: str = typer.Argument(..., help="Label Studio version, e.g. 1.23.3")) -> None:
+    """Back up, move Label Studio to VERSION, wait healthy; roll back on failure."""
+    from toolkit.runtime import backup as ops
+
+    result = ops.upgrade(G.home, version)
+    out.print(
+        f"Upgraded {result.old_image} -> {result.new_image} (server reports {result.version})."
+    )
+    out.print(f"The backup taken before the upgrade is in {result.backup}.")
 
 
 # -- projects and data ----------------------------------------------------------------

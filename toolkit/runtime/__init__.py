@@ -67,6 +67,19 @@ def down(home: Path, *, delete_data: bool = False) -> bool:
     return local.down(home, delete_data=delete_data)
 
 
+def logs(home: Path, *, tail: int = 200, follow: bool = False) -> None:
+    """Print the server's logs to stdout."""
+    state = load_state(home)
+    if state is None:
+        raise UsageError(f"Nothing was started from {home}; there are no logs to show.")
+    if state.runtime == "docker":
+        from toolkit.runtime import docker
+
+        docker.logs(home, tail=tail, follow=follow)
+    else:
+        local.follow_log(home, tail=tail, follow=follow)
+
+
 @dataclass
 class Status:
     url: str
@@ -75,6 +88,7 @@ class Status:
     version: str | None = None
     projects: int | None = None
     services: dict[str, str] = field(default_factory=dict)
+    volumes: dict[str, int] = field(default_factory=dict)  # bytes per named volume
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -91,6 +105,8 @@ def status(settings: Settings) -> Status:
         from toolkit.runtime import docker
 
         result.services.update(docker.service_health(settings.home))
+        if result.services:
+            result.volumes.update(docker.volume_sizes(docker.Stack.of(state)))
     client = Client(settings.url, settings.api_key, retries=0)
     if client.health() != 200:
         result.error = "no answer on /health"

@@ -222,6 +222,22 @@ def log_tail(home: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def follow_log(home: Path, *, tail: int = 200, follow: bool = False) -> None:
+    """Print the last lines of the server log; with `follow`, keep printing new ones."""
+    print(log_tail(home, tail))
+    path = home / LOG_FILE
+    if not follow or not path.exists():
+        return
+    with path.open(errors="replace") as fh:
+        fh.seek(0, os.SEEK_END)
+        while True:
+            line = fh.readline()
+            if line:
+                print(line, end="", flush=True)
+            else:
+                time.sleep(0.5)
+
+
 def stop_process(pid: int | None, timeout: float = 20.0) -> None:
     """SIGTERM the process group, then SIGKILL after `timeout` seconds."""
     if not pid or not pid_alive(pid):
