@@ -12,7 +12,7 @@ EXIT_UNREACHABLE = 3
 class LstkError(Exception):
     """A failure the user can fix; the message names the cause and the fix."""
 
-    exit_code = EXIT_USAGE
+    exit_code = EXIT_FAILURES
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)

@@ -46,12 +46,18 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stream(cmd: list[str], *, stdin: Path | None = None, stdout: Path | None = None) -> None:
+def _stream(
+    cmd: list[str],
+    *,
+    stdin: Path | None = None,
+    stdout: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
     """Run a command with a file as stdin or stdout; raise with its stderr on failure."""
     with contextlib.ExitStack() as files:
         src = files.enter_context(stdin.open("rb")) if stdin else subprocess.DEVNULL
         dst = files.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
-        result = subprocess.run(cmd, stdin=src, stdout=dst, stderr=subprocess.PIPE)
+        result = subprocess.run(cmd, stdin=src, stdout=dst, stderr=subprocess.PIPE, env=env)
     if result.returncode != 0:
         raise LstkError(f"`{' '.join(cmd[:4])} ...` failed: {result.stderr.decode()[-600:]}")
 
@@ -86,7 +92,9 @@ def backup(home: Path, dest: Path) -> BackupResult:
     env = stack.env()
     user, db = env.get("POSTGRES_USER", "labelstudio"), env.get("POSTGRES_DB", "labelstudio")
     _stream(
-        _compose_exec(stack, "db", "pg_dump", "-U", user, "-d", db, "-Fc"), stdout=tmp / DB_DUMP
+        _compose_exec(stack, "db", "pg_dump", "-U", user, "-d", db, "-Fc"),
+        stdout=tmp / DB_DUMP,
+        env=stack.process_env(),
     )
     _stream(_volume_cmd(stack, "read", "-cf", "-", "."), stdout=tmp / DATA_TAR)
     shutil.copyfile(stack.env_file, tmp / ENV_COPY)
@@ -162,7 +170,7 @@ def restore(home: Path, src: Path, *, force: bool = False, wait: float = 300.0) 
         restored.get("POSTGRES_DB", "labelstudio"),
     )
     restore_cmd = ["db", "pg_restore", "-U", user, "-d", db, "--no-owner", "--exit-on-error"]
-    _stream(_compose_exec(stack, *restore_cmd), stdin=src / DB_DUMP)
+    _stream(_compose_exec(stack, *restore_cmd), stdin=src / DB_DUMP, env=stack.process_env())
     stack.compose("up", "-d")
     state = docker._state(stack, restored)
     save_state(home, state)
@@ -186,7 +194,7 @@ def _wait_db(stack: Stack, wait: float) -> None:
     user = env.get("POSTGRES_USER", "labelstudio")
     check = _compose_exec(stack, "db", "pg_isready", "-q", "-h", "127.0.0.1", "-U", user)
     end = time.monotonic() + wait
-    while subprocess.run(check, capture_output=True).returncode != 0:
+    while subprocess.run(check, capture_output=True, env=stack.process_env()).returncode != 0:
         if time.monotonic() > end:
             raise LstkError(
                 f"PostgreSQL did not become ready within {wait:.0f} s; see `lstk logs`."

@@ -105,8 +105,16 @@ class Stack:
             cmd += ["-f", str(self.directory / name)]
         return [*cmd, *args]
 
+    def process_env(self) -> dict[str, str]:
+        """The environment for compose: .env is the only source of the stack's settings
+        (compose would otherwise let a variable of the calling shell win over .env)."""
+        settings = self.env()
+        return {k: v for k, v in os.environ.items() if k not in settings}
+
     def compose(self, *args: str, check: bool = True, timeout: float = 900) -> str:
-        result = _run(self.command(*args), cwd=self.directory, timeout=timeout)
+        result = _run(
+            self.command(*args), cwd=self.directory, env=self.process_env(), timeout=timeout
+        )
         if check and result.returncode != 0:
             raise LstkError(
                 f"`compose {' '.join(args)}` failed: {_last_lines(result.stderr or result.stdout)}"
@@ -308,7 +316,8 @@ def _parse_size(text: str) -> int:
 
 def logs(home: Path, *, tail: int = 200, follow: bool = False) -> None:
     stack = stack_of(home)
-    subprocess.run(stack.command("logs", "--tail", str(tail), *(["-f"] if follow else [])))
+    args = ("logs", "--tail", str(tail), *(["-f"] if follow else []))
+    subprocess.run(stack.command(*args), env=stack.process_env())
 
 
 def wait_services_healthy(stack: Stack, wait: float) -> None:
