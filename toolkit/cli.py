@@ -226,8 +226,9 @@ def import_(
     client = connect_settings(conf)
     total = len(collect(spec))
     with progress_bar(total, "importing", as_json) as advance:
+        files = importer.FileServing.of(conf.state)
         summary = importer.import_data(
-            client, spec, files=importer.FileServing.of(conf.state), progress=advance
+            client, spec, files=files, progress=advance, cache_dir=conf.home
         )
     if as_json:
         print_json(summary.as_dict())

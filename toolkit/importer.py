@@ -20,13 +20,13 @@ from urllib.parse import quote
 from toolkit import labeling, provision
 from toolkit.errors import UsageError
 from toolkit.images import MaskMismatch, load_mask, probe_image
+from toolkit.keys import KEY_FIELD, KeyIndex
 from toolkit.masks.rle import encode
 from toolkit.server import APIError, Client
 from toolkit.settings import State
 from toolkit.sources import Item, collect
 from toolkit.spec import S3Source, Spec
 
-KEY_FIELD = "lstk_key"
 BATCH_BYTES = 8 * 1024 * 1024  # well under Label Studio's 250 MB request limit
 BATCH_TASKS = 500
 Progress = Callable[[int], None]
@@ -46,8 +46,12 @@ class FileServing:
         rel = folder.relative_to(self.root).as_posix()
         return self.server_root.rstrip("/") + ("" if rel == "." else "/" + rel)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", self.root.resolve())
+
     def sees(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.root.resolve())
+        """Source paths are absolute and resolved already (see `toolkit.sources`)."""
+        return path.is_relative_to(self.root)
 
     @classmethod
     def of(cls, state: State | None) -> FileServing | None:
@@ -76,20 +80,6 @@ class ImportSummary:
             "predictions": self.predictions,
             "failed": [{"key": k, "reason": r} for k, r in self.failed],
         }
-
-
-def existing_keys(client: Client, project_id: int) -> set[str]:
-    """The keys of every task already in the project."""
-    keys = set()
-    # `include` keeps Label Studio from serialising every task's counters and users.
-    listing = client.paginate(
-        "/api/tasks", page_size=1000, project=project_id, fields="task_only", include="id,data"
-    )
-    for task in listing:
-        key = (task.get("data") or {}).get(KEY_FIELD)
-        if key:
-            keys.add(str(key))
-    return keys
 
 
 def choose_mode(spec: Spec, items: list[Item], files: FileServing | None) -> str:
@@ -124,17 +114,23 @@ def import_data(
     progress: Progress | None = None,
     workers: int | None = None,
     batch_tasks: int = BATCH_TASKS,
+    cache_dir: Path | None = None,
 ) -> ImportSummary:
-    """Import the spec's images (+ masks as predictions); skip what the project has."""
+    """Import the spec's images (+ masks as predictions); skip what the project has.
+
+    `cache_dir` (the CLI passes LSTK_HOME) keeps the project's keys between runs, so a
+    re-run need not list every task (see `toolkit.keys`).
+    """
     project = provision.require_project(client, spec)
     project_id = int(project["id"])
     if spec.data.s3 is not None:
         return import_s3(client, project_id, spec.data.s3)
     config = labeling.read(project["label_config"])
     items = _unique(collect(spec))
-    have = existing_keys(client, project_id)
+    index = KeyIndex(client, project_id, cache_dir)
+    have = index.load()
     todo = [item for item in items if item.key not in have]
-    summary = ImportSummary(project_id, choose_mode(spec, todo or items, files))
+    summary = ImportSummary(project_id, choose_mode(spec, todo, files) if todo else "none")
     summary.skipped = len(items) - len(todo)
     if progress and summary.skipped:
         progress(summary.skipped)
@@ -146,8 +142,9 @@ def import_data(
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
         prepared = pool.map(make_task, todo)
         for batch in _batches(prepared, summary, progress, batch_tasks):
-            created = _send(client, project_id, batch)
-            summary.new += created
+            task_ids = _send(client, project_id, batch)
+            index.record([t["data"][KEY_FIELD] for t in batch], task_ids)
+            summary.new += len(task_ids)
             summary.predictions += sum(1 for t in batch if t.get("predictions"))
             if progress:
                 progress(len(batch))
@@ -342,14 +339,16 @@ def _batches(
         yield batch
 
 
-def _send(client: Client, project_id: int, batch: list[dict[str, Any]]) -> int:
+def _send(client: Client, project_id: int, batch: list[dict[str, Any]]) -> list[int]:
+    """Create a batch of tasks in one request; return their ids."""
     body = json.dumps(batch, separators=(",", ":"))
     resp = client.request(
         "POST",
         f"/api/projects/{project_id}/import",
+        params={"return_task_ids": "true"},
         data=body,
         headers={"Content-Type": "application/json"},
     )
     if resp.status_code >= 400:
         raise APIError("POST", f"/api/projects/{project_id}/import", resp)
-    return int(resp.json().get("task_count", len(batch)))
+    return [int(i) for i in resp.json().get("task_ids", [])]

@@ -46,7 +46,8 @@ def collect(spec: Spec) -> list[Item]:
     else:
         return []
     if data.masks is not None:
-        items = [_with_mask(item, data.masks, data.images) for item in items]
+        masks = _mask_index(data.masks)
+        items = [_with_mask(item, masks, data.images) for item in items]
     return items
 
 
@@ -58,18 +59,29 @@ def _from_folder(root: Path) -> Iterator[Item]:
             yield Item(key=path.relative_to(root).as_posix(), path=path)
 
 
-def _with_mask(item: Item, masks: Path, images_root: Path | None) -> Item:
-    """Find the mask with the same relative path and stem as the image."""
+def _mask_index(masks: Path) -> dict[str, Path]:
+    """Mask files by relative path without suffix; the first suffix of MASK_SUFFIXES wins."""
+    found: dict[str, Path] = {}
+    for path in masks.rglob("*"):
+        suffix = path.suffix.lower()
+        if suffix in MASK_SUFFIXES:
+            stem = path.relative_to(masks).with_suffix("").as_posix()
+            current = found.get(stem)
+            if current is None or MASK_SUFFIXES.index(suffix) < MASK_SUFFIXES.index(
+                current.suffix.lower()
+            ):
+                found[stem] = path
+    return found
+
+
+def _with_mask(item: Item, masks: dict[str, Path], images_root: Path | None) -> Item:
+    """Give the item the mask with the same relative path and stem as its image."""
     if item.mask is not None or item.path is None:
         return item
-    rel = Path(item.key)
-    if images_root is None or not item.path.is_relative_to(images_root):
-        rel = Path(item.path.name)
-    for suffix in MASK_SUFFIXES:
-        candidate = masks / rel.with_suffix(suffix)
-        if candidate.is_file():
-            return Item(item.key, item.path, item.url, candidate, item.score)
-    return item
+    inside = images_root is not None and item.path.is_relative_to(images_root)
+    rel = Path(item.key) if inside else Path(item.path.name)
+    mask = masks.get(rel.with_suffix("").as_posix())
+    return Item(item.key, item.path, item.url, mask, item.score) if mask else item
 
 
 def _from_manifest(manifest: Path, root: Path) -> Iterator[Item]:

@@ -233,10 +233,9 @@ def _resolve_paths(spec: Spec) -> None:
     data = spec.data
     for name in ("images", "manifest", "masks"):
         value = getattr(data, name)
-        if value is not None and not value.is_absolute():
+        if value is not None:
             setattr(data, name, (base / value).resolve())
-    if not spec.export.out.is_absolute():
-        spec.export.out = (base / spec.export.out).resolve()
+    spec.export.out = (base / spec.export.out).resolve()
 
 
 def _check_paths_exist(spec: Spec, lines: dict[tuple[Any, ...], int]) -> None:

@@ -193,3 +193,30 @@ def test_manifest_sources(label_studio: LiveServer, tmp_path: Path, kind: str) -
         assert prediction["score"] == 0.5
         rle = prediction["result"][0]["value"]["rle"]
         np.testing.assert_array_equal(decode(rle, 96, 64), masks["img0000.jpg"])
+
+
+def test_key_cache_follows_deletions_and_outside_additions(
+    label_studio: LiveServer, tmp_path: Path
+) -> None:
+    folder = label_studio.files_root / "cached"
+    spec, masks = setup(label_studio, folder, "Import cached", 5)
+    client = label_studio.client()
+    files = FileServing.of(label_studio.state)
+    first = importer.import_data(client, spec, files=files, cache_dir=tmp_path)
+    assert first.new == 5
+    cache = json.loads(next((tmp_path / "keys").glob("*.json")).read_text())
+    assert sorted(cache["keys"]) == sorted(masks) and cache["fingerprint"]["count"] == 5
+    assert importer.import_data(client, spec, files=files, cache_dir=tmp_path).new == 0
+
+    tasks = project_tasks(label_studio, first.project_id)
+    client.request("DELETE", f"/api/tasks/{tasks[0]['id']}")
+    again = importer.import_data(client, spec, files=files, cache_dir=tmp_path)
+    assert again.new == 1  # the deleted image comes back, the others are not duplicated
+    client.json("POST", f"/api/projects/{first.project_id}/import",
+                json=[{"image": "/x.png", "lstk_key": "img0001.jpg"}])  # fmt: skip
+    Image.new("RGB", (8, 8)).save(folder / "images" / "img0001.jpg")
+    # Someone else imported a task for img0001.jpg: the fingerprint changed, so the keys
+    # are listed again and nothing is imported twice.
+    assert importer.import_data(client, spec, files=files, cache_dir=tmp_path).new == 0
+    keys = [t["data"]["lstk_key"] for t in project_tasks(label_studio, first.project_id)]
+    assert sorted(keys) == sorted([*masks, "img0001.jpg"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.ls.helpers import sample_images, write_spec
 from tests.stack.conftest import StackUnderTest
-from toolkit.importer import KEY_FIELD
+from toolkit.keys import KEY_FIELD
 
 SPEC = """
 project:
