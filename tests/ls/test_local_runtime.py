@@ -37,6 +37,12 @@ def test_status_and_token_use_the_state_file(label_studio: LiveServer) -> None:
     assert token.stdout.strip() == label_studio.token
 
 
+def test_logs_show_the_server_log(label_studio: LiveServer) -> None:
+    result = lstk(label_studio, "logs", "--tail", "50")
+    assert result.returncode == 0, result.stderr
+    assert "/health" in result.stdout or "Starting" in result.stdout or "django" in result.stdout
+
+
 def test_up_again_reuses_the_running_server(label_studio: LiveServer) -> None:
     result = lstk(label_studio, "up", "--runtime", "local")
     assert result.returncode == 0, result.stderr

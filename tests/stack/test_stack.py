@@ -75,6 +75,8 @@ def test_status_reports_services_and_volumes(stack: StackUnderTest) -> None:
     assert set(status["services"]) == {"db", "label-studio"}
     assert status["services"]["db"] == "healthy"
     assert any(name.endswith("_pg-data") for name in status["volumes"])
+    logs = stack.lstk("logs", "--tail", "20")
+    assert logs.returncode == 0 and "label-studio" in logs.stdout + logs.stderr
     env_file = stack.compose_dir / ".env"
     assert env_file.stat().st_mode & 0o077 == 0
     values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
