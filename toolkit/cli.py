@@ -73,9 +73,14 @@ def up(
     files_root: Path | None = typer.Option(
         None, "--files-root", help="Folder served as local files (default: current dir)"
     ),
+    with_s3: bool = typer.Option(
+        False, "--with-s3", help="docker: add S3-compatible storage (compose overlay)"
+    ),
 ) -> None:
     """Start Label Studio (or reuse the running one), with an admin and an API token."""
     options: dict[str, Any] = {"port": port, "files_root": files_root}
+    if with_s3:
+        options["overlays"] = ("docker-compose.s3.yml",)
     if data_dir:
         options["data_dir"] = data_dir
     result = runtime.up(G.home, runtime_name, **options)

@@ -49,6 +49,8 @@ def up(home: Path, runtime: str | None = None, **options: Any) -> UpResult:
 
         state = docker.up(home, **options)
     else:
+        if options.pop("overlays", None):
+            raise UsageError("--with-s3 adds a service to the compose stack: use --runtime docker.")
         state = local.up(home, **options)
     generated = not (previous and previous.password == state.password) and not options.get(
         "password"

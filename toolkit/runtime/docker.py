@@ -28,7 +28,9 @@ SERVER_FILES_ROOT = "/label-studio/files"
 ENV_COMPOSE_DIR = "LSTK_COMPOSE_DIR"
 # Variables that `lstk up` takes from its own environment into a new .env (tests point
 # the image variables at locally built stand-ins this way).
-PASSED_THROUGH = ("LABEL_STUDIO_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "COMPOSE_PROJECT_NAME")
+PASSED_THROUGH = (
+    "LABEL_STUDIO_IMAGE", "POSTGRES_IMAGE", "S3_IMAGE", "COMPOSE_PROJECT_NAME", "S3_PORT",
+)  # fmt: skip
 
 
 # -- engine and compose ----------------------------------------------------------------
@@ -215,6 +217,7 @@ def up(
     previous = load_state(home)
     if compose_dir is None and previous and previous.runtime == RUNTIME:
         stack = Stack.of(previous)
+        stack = Stack(stack.directory, overlays or stack.overlays)
     else:
         stack = Stack(Path(compose_dir or default_compose_dir()).absolute(), overlays)
     if not (stack.directory / COMPOSE_FILE).exists():
