@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -179,15 +179,28 @@ def upgrade(version: str = typer.Argument(..., help="Label Studio version, e.g. 
 
 
 # -- projects and data ----------------------------------------------------------------
+class Bar:
+    """A rich progress bar fed by the library's progress callbacks."""
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task("", total=total or None)
+
+    def advance(self, count: int) -> None:
+        self.progress.advance(self.task, count)
+
+    def update(self, done: int, total: int) -> None:
+        self.progress.update(self.task, completed=done, total=total or None)
+
+
 @contextmanager
-def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(total: int, quiet: bool) -> Iterator[Bar | None]:
     """A progress bar on a terminal; nothing when piped or with --json."""
     if quiet or not err.is_terminal:
         yield None
         return
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total or None)
-        yield lambda n: bar.advance(task, n)
+    with Progress(console=err, transient=True) as progress:
+        yield Bar(progress, total)
 
 
 def connected() -> Client:
@@ -230,10 +243,10 @@ def import_(
     conf = settings()
     client = connect_settings(conf)
     total = len(collect(spec))
-    with progress_bar(total, "importing", as_json) as advance:
+    with progress_bar(total, as_json) as bar:
         files = importer.FileServing.of(conf.state)
         summary = importer.import_data(
-            client, spec, files=files, progress=advance, cache_dir=conf.home
+            client, spec, files=files, progress=bar and bar.advance, cache_dir=conf.home
         )
     if as_json:
         print_json(summary.as_dict())
@@ -247,6 +260,60 @@ def import_(
             out.print(f"  failed: {key}: {reason}", markup=False)
     if summary.failed:
         raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command()
+def export(
+    spec_file: Path = typer.Argument(..., help="Project spec (YAML)"),
+    out_dir: Path | None = typer.Option(None, "--out", help="Dataset folder (default export.out)"),
+    since: str | None = typer.Option(None, "--since", help="`last`: only tasks changed since"),
+    include_predictions: bool = typer.Option(
+        False, "--include-predictions", help="Use predictions where a task has no annotation"
+    ),
+    preview: int = typer.Option(0, "--preview", help="Write preview.png with N overlays"),
+    strict: bool = typer.Option(False, "--strict", help="Broken regions make the exit code 1"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write the training set: image/mask pairs, metadata.jsonl, optional maps and COCO."""
+    from toolkit import exporter
+
+    if since not in (None, "last"):
+        raise UsageError(f"--since takes `last`, got {since!r}.")
+    spec = load_spec(spec_file)
+    conf = settings()
+    client = connect_settings(conf)
+    files_root = conf.state.files_root if conf.state else None
+    with progress_bar(0, as_json) as bar:
+        summary = exporter.export(
+            client,
+            spec,
+            out=out_dir,
+            since_last=since == "last",
+            include_predictions=include_predictions,
+            preview=preview,
+            strict=strict,
+            progress=bar and bar.update,
+            files_root=files_root,
+        )
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        out.print(
+            f"{summary.pairs} pairs in {summary.out} ({summary.written} written, "
+            f"{summary.removed} removed, {summary.unchanged} unchanged; {summary.tasks} tasks "
+            f"read, {len(summary.warnings)} warning(s), {len(summary.failed)} failed)"
+        )
+        for note in summary.notes:
+            out.print(f"  note: {note}", markup=False)
+        for warning in [*summary.failed, *summary.warnings][:20]:
+            out.print(
+                f"  task {warning.task_id} annotation {warning.annotation_id}: {warning.message}",
+                markup=False,
+            )
+        if summary.preview:
+            out.print(f"  preview: {summary.preview}")
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)
 
 
 # -- entry point ---------------------------------------------------------------------
