@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from tests.ls.helpers import sample_images, write_spec
 from tests.stack.conftest import StackUnderTest
 from toolkit.keys import KEY_FIELD
@@ -88,6 +91,16 @@ def test_provision_import_annotate_then_down_up_keeps_everything(stack: StackUnd
     import_project(stack, "Stack uploads", "uploads", "upload", 3)
     projects = {p["title"]: p["id"] for p in stack.client().paginate("/api/projects")}
     annotate_from_predictions(stack, projects["Stack local files"])
+    spec = stack.files / "local" / "project.yaml"
+    exported = stack.lstk("export", str(spec), "--out", str(stack.files / "dataset"), "--json")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["pairs"] == 4
+    for line in (stack.files / "dataset" / "metadata.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        mask = np.asarray(Image.open(stack.files / "dataset" / row["mask_file_name"]))
+        name = Path(row["file_name"]).stem
+        expected = np.asarray(Image.open(stack.files / "local" / "masks" / f"{name}.png"))
+        np.testing.assert_array_equal(mask, expected)
     before = snapshot(stack)
     assert stack.lstk("down").returncode == 0
     assert stack.lstk("status").returncode == 3
