@@ -335,6 +335,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("Interrupted; re-run the command to finish (work done so far is kept).")
         code = 130
+    except Exception as exc:  # noqa: BLE001 - the contract: one paragraph, no traceback
+        if G.debug:
+            traceback.print_exc()
+        err.print(
+            f"Error: unexpected {type(exc).__name__}: {exc}. Re-run with --debug for the "
+            "traceback, and report it if it looks like a bug in lstk.",
+            markup=False,
+        )
+        code = EXIT_FAILURES
     return code if isinstance(code, int) else 0
 
 

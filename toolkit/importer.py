@@ -125,7 +125,7 @@ def import_data(
     project_id = int(project["id"])
     if spec.data.s3 is not None:
         return import_s3(client, project_id, spec.data.s3)
-    config = labeling.read(project["label_config"])
+    config = labeling.read_project(project)
     items = _unique(collect(spec))
     index = KeyIndex(client, project_id, cache_dir)
     have = index.load()

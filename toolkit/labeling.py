@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 
+from toolkit.errors import UsageError
 from toolkit.spec import Project
 
 IMAGE_NAME = "image"
@@ -73,16 +75,19 @@ class ConfigInfo:
         return next((name for name, t in self.controls.items() if t == tag), None)
 
 
-def read(config: str) -> ConfigInfo:
-    """Read the image field, label controls and labels of a label config."""
-    root = ET.fromstring(config)
-    image = next((el for el in root.iter("Image")), None)
-    if image is None:
-        raise ValueError("the label config has no <Image> tag")
+def _parse(config: str) -> ET.Element:
+    try:
+        return ET.fromstring(config)
+    except ET.ParseError as exc:
+        raise ValueError(f"the label config is not valid XML ({exc})") from None
+
+
+def control_labels(config: str) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+    """Label controls of a config: name -> tag, name -> label values, value -> colour."""
     controls: dict[str, str] = {}
     labels: dict[str, list[str]] = {}
     colors: dict[str, str] = {}
-    for element in root.iter():
+    for element in _parse(config).iter():
         if element.tag not in LABEL_TAGS:
             continue
         name = element.get("name", element.tag)
@@ -93,6 +98,15 @@ def read(config: str) -> ConfigInfo:
             labels[name].append(value)
             if label.get("background"):
                 colors.setdefault(value, label.get("background", ""))
+    return controls, labels, colors
+
+
+def read(config: str) -> ConfigInfo:
+    """Read the image field, label controls and labels of a label config."""
+    image = next((el for el in _parse(config).iter("Image")), None)
+    if image is None:
+        raise ValueError("the label config has no <Image> tag")
+    controls, labels, colors = control_labels(config)
     return ConfigInfo(
         image_field=image.get("value", "$image").lstrip("$"),
         image_name=image.get("name", IMAGE_NAME),
@@ -100,3 +114,15 @@ def read(config: str) -> ConfigInfo:
         labels=labels,
         colors=colors,
     )
+
+
+def read_project(project: dict[str, Any]) -> ConfigInfo:
+    """The label config of a project on the server, or a UsageError saying what is wrong."""
+    try:
+        return read(project.get("label_config") or "")
+    except ValueError as exc:
+        raise UsageError(
+            f"The label config of project {project.get('id')} cannot be used ({exc}). lstk "
+            "needs an <Image> tag and brush/polygon/rectangle/ellipse labels: run `lstk apply` "
+            "with the spec, or fix the config in the project's settings."
+        ) from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
+
 from toolkit import labeling
 from toolkit.errors import UsageError
 from toolkit.server import APIError, Client
@@ -111,7 +113,10 @@ def _normalise(key: str, value: Any) -> Any:
 
 
 def _removed_labels(old_config: str, wanted: dict[str, Any]) -> dict[str, list[str]]:
-    old = labeling.read(old_config).labels if old_config.strip() else {}
+    try:  # the current config may be anything a person saved in the web UI
+        old = labeling.control_labels(old_config)[1] if old_config.strip() else {}
+    except ValueError:
+        old = {}
     new = labeling.read(wanted["label_config"]).labels
     removed = {
         ctrl: [v for v in values if v not in new.get(ctrl, [])] for ctrl, values in old.items()
@@ -123,10 +128,14 @@ def validate_config(client: Client, config: str) -> None:
     """Let the server check the label config before anything changes."""
     resp = client.request("POST", "/api/projects/validate/", json={"label_config": config})
     if resp.status_code >= 400:
-        raise UsageError(f"Label Studio refused the label config: {_server_message(resp.json())}")
+        raise UsageError(f"Label Studio refused the label config: {_server_message(resp)}")
 
 
-def _server_message(body: Any) -> str:
+def _server_message(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"HTTP {resp.status_code}: {resp.text[:300]}"
     if isinstance(body, dict):
         detail = body.get("validation_errors") or body.get("detail") or body
         if isinstance(detail, dict):
@@ -184,7 +193,7 @@ def apply(client: Client, spec: Spec, *, dry_run: bool = False, force: bool = Fa
         removed = _strip_removed_labels(client, the_plan)
     resp = client.request("PATCH", f"/api/projects/{the_plan.project_id}", json=wanted)
     if resp.status_code >= 400:
-        raise UsageError(f"Label Studio refused the change: {_server_message(resp.json())}")
+        raise UsageError(f"Label Studio refused the change: {_server_message(resp)}")
     return ApplyResult(
         the_plan, int(the_plan.project_id or 0), applied=True, regions_removed=removed
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from toolkit.errors import ConnectionFailed
+from toolkit.errors import ConnectionFailed, LstkError
 from toolkit.settings import Settings, resolve
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
@@ -100,6 +100,12 @@ class Client:
             last = attempt == attempts - 1
             try:
                 resp = self.session.request(method, url, headers=headers, **kw)
+            except requests.Timeout as exc:
+                if last:
+                    raise ConnectionFailed(
+                        f"Label Studio at {self.url} did not answer {method} {path} within "
+                        f"{self.timeout:.0f} s. It may be overloaded: see `lstk logs`, and retry."
+                    ) from exc
             except requests.ConnectionError as exc:
                 if last:
                     raise unreachable(self.url) from exc
@@ -191,13 +197,16 @@ class Client:
         return self._sdk
 
 
-class APIError(Exception):
-    """Label Studio answered a request with an error status."""
+class APIError(LstkError):
+    """Label Studio answered a request with an error status (exit code 1)."""
 
     def __init__(self, method: str, path: str, resp: requests.Response) -> None:
         self.status = resp.status_code
         self.body = resp.text[:1000]
-        super().__init__(f"{method} {path} -> HTTP {self.status}: {self.body}")
+        super().__init__(
+            f"Label Studio answered {method} {path} with HTTP {self.status}: {self.body[:400]}. "
+            "If the message does not say what to fix, see `lstk logs`."
+        )
 
 
 def unreachable(url: str) -> ConnectionFailed:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import ConnectionFailed
+from toolkit.errors import ConnectionFailed, UsageError
 
 STATE_FILE = "state.json"
 ENV_URL = "LABEL_STUDIO_URL"
@@ -49,9 +49,15 @@ def load_state(home: Path) -> State | None:
     path = state_path(home)
     if not path.exists():
         return None
-    raw = json.loads(path.read_text())
-    known = {k: raw[k] for k in State.__dataclass_fields__ if k in raw}
-    return State(**known)
+    try:
+        raw = json.loads(path.read_text())
+        known = {k: raw[k] for k in State.__dataclass_fields__ if k in raw}
+        return State(**known)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(
+            f"The state file {path} is damaged ({exc}). Delete it and run `lstk up` again "
+            "(the data of the stack is kept elsewhere and survives)."
+        ) from None
 
 
 def save_state(home: Path, state: State) -> Path:
@@ -88,10 +94,16 @@ def resolve(
     api_key: str | None = None,
     home: str | os.PathLike[str] | None = None,
 ) -> Settings:
-    """Settings for talking to Label Studio; raises when no URL or token can be found."""
+    """Settings for talking to Label Studio; raises when no URL or token can be found.
+
+    The state file's token (and what it says about the stack) applies only to the server
+    that `lstk up` started: pointing --url elsewhere never sends that token there.
+    """
     home_path = lstk_home(home)
     state = load_state(home_path)
-    final_url = url or os.environ.get(ENV_URL) or (state.url if state else "")
+    final_url = (url or os.environ.get(ENV_URL) or (state.url if state else "")).rstrip("/")
+    if state is not None and final_url != state.url.rstrip("/"):
+        state = None
     final_key = api_key or os.environ.get(ENV_API_KEY) or (state.token if state else "")
     if not final_url or not final_key:
         missing = "URL" if not final_url else "API token"
@@ -100,4 +112,4 @@ def resolve(
             f"no state file in {home_path}). Run `lstk up` to start one, or pass "
             "--url and --api-key for an existing server."
         )
-    return Settings(url=final_url.rstrip("/"), api_key=final_key, home=home_path, state=state)
+    return Settings(url=final_url, api_key=final_key, home=home_path, state=state)

@@ -121,7 +121,12 @@ def _manifest_item(manifest: Path, number: int, row: dict[str, str], root: Path)
         )
     mask_text = next((str(row[c]) for c in MASK_COLUMNS if row.get(c)), None)
     mask = _local(mask_text, manifest.parent) if mask_text else None
-    score = float(row["score"]) if row.get("score") not in (None, "") else None
+    try:
+        score = float(row["score"]) if row.get("score") not in (None, "") else None
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"{manifest}, row {number}: score {row['score']!r} is not a number."
+        ) from None
     if is_url(image):
         return Item(key=image, url=image, mask=mask, score=score)
     path = _local(image, manifest.parent)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.errors import EXIT_UNREACHABLE, ConnectionFailed
+from toolkit.errors import EXIT_UNREACHABLE, ConnectionFailed, UsageError
 from toolkit.settings import State, load_state, resolve, save_state
 
 
@@ -44,3 +44,22 @@ def test_lstk_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     save_state(tmp_path, State(url="http://x:1", token="k", runtime="docker"))
     monkeypatch.setenv("LSTK_HOME", str(tmp_path))
     assert resolve().runtime == "docker"
+
+
+def test_state_token_is_never_sent_to_another_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_state(tmp_path, State(url="http://127.0.0.1:8080", token="local-secret", runtime="local"))
+    with pytest.raises(ConnectionFailed, match="API token"):
+        resolve("https://remote.example.com", home=tmp_path)
+    monkeypatch.setenv("LABEL_STUDIO_URL", "https://remote.example.com")
+    remote = resolve(api_key="remote-key", home=tmp_path)
+    assert (remote.api_key, remote.state) == ("remote-key", None)
+    local = resolve("http://127.0.0.1:8080/", home=tmp_path)
+    assert local.api_key == "local-secret" and local.state is not None
+
+
+def test_damaged_state_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(UsageError, match="damaged"):
+        resolve(home=tmp_path)

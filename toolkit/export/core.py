@@ -99,13 +99,7 @@ def resolve_options(
 ) -> Options:
     """The export options of a spec for a project on the server (labels come from the spec,
     or from the project's label config when the spec gives a raw ``label_config``)."""
-    try:
-        config = labeling.read(project.get("label_config") or "")
-    except (ValueError, SyntaxError) as exc:
-        raise UsageError(
-            f"The label config of project {project.get('id')} cannot be read ({exc}). "
-            "Export needs an <Image> tag and brush/polygon/rectangle/ellipse labels."
-        ) from None
+    config = labeling.read_project(project)
     names = spec.project.label_names or config.all_labels
     given = {label.name: label.color for label in spec.project.labels}
     fallback = ["#{:02x}{:02x}{:02x}".format(*rgb) for rgb in post.palette(len(names))]
