@@ -19,7 +19,6 @@ from toolkit import importer, provision, runtime
 from toolkit.errors import EXIT_FAILURES, EXIT_UNREACHABLE, EXIT_USAGE, LstkError, UsageError
 from toolkit.server import Client, connect_settings
 from toolkit.settings import Settings, lstk_home, resolve
-from toolkit.sources import collect
 from toolkit.spec import load as load_spec
 
 app = typer.Typer(
@@ -182,25 +181,22 @@ def upgrade(version: str = typer.Argument(..., help="Label Studio version, e.g. 
 class Bar:
     """A rich progress bar fed by the library's progress callbacks."""
 
-    def __init__(self, progress: Progress, total: int) -> None:
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task = progress.add_task("", total=total or None)
-
-    def advance(self, count: int) -> None:
-        self.progress.advance(self.task, count)
+        self.task = progress.add_task("", total=None)
 
     def update(self, done: int, total: int) -> None:
         self.progress.update(self.task, completed=done, total=total or None)
 
 
 @contextmanager
-def progress_bar(total: int, quiet: bool) -> Iterator[Bar | None]:
+def progress_bar(quiet: bool) -> Iterator[Bar | None]:
     """A progress bar on a terminal; nothing when piped or with --json."""
     if quiet or not err.is_terminal:
         yield None
         return
     with Progress(console=err, transient=True) as progress:
-        yield Bar(progress, total)
+        yield Bar(progress)
 
 
 def connected() -> Client:
@@ -242,11 +238,10 @@ def import_(
     spec = load_spec(spec_file)
     conf = settings()
     client = connect_settings(conf)
-    total = len(collect(spec))
-    with progress_bar(total, as_json) as bar:
+    with progress_bar(as_json) as bar:
         files = importer.FileServing.of(conf.state)
         summary = importer.import_data(
-            client, spec, files=files, progress=bar and bar.advance, cache_dir=conf.home
+            client, spec, files=files, progress=bar and bar.update, cache_dir=conf.home
         )
     if as_json:
         print_json(summary.as_dict())
@@ -283,7 +278,7 @@ def export(
     conf = settings()
     client = connect_settings(conf)
     files_root = conf.state.files_root if conf.state else None
-    with progress_bar(0, as_json) as bar:
+    with progress_bar(as_json) as bar:
         summary = exporter.export(
             client,
             spec,

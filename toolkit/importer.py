@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from toolkit import labeling, provision
@@ -29,7 +30,7 @@ from toolkit.spec import S3Source, Spec
 
 BATCH_BYTES = 8 * 1024 * 1024  # well under Label Studio's 250 MB request limit
 BATCH_TASKS = 500
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (items done, items in all)
 
 
 @dataclass(frozen=True)
@@ -132,23 +133,52 @@ def import_data(
     todo = [item for item in items if item.key not in have]
     summary = ImportSummary(project_id, choose_mode(spec, todo, files) if todo else "none")
     summary.skipped = len(items) - len(todo)
-    if progress and summary.skipped:
-        progress(summary.skipped)
+
+    def report() -> None:
+        if progress:
+            progress(summary.skipped + summary.new + len(summary.failed), len(items))
+
+    report()
     if not todo:
         return summary
     if summary.mode == "local-files" and files is not None:
         ensure_local_storage(client, project_id, files, _common_folder(todo))
     make_task = _TaskMaker(spec, config, summary.mode, files, client, project_id)
-    with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
-        prepared = pool.map(make_task, todo)
-        for batch in _batches(prepared, summary, progress, batch_tasks):
-            task_ids = _send(client, project_id, batch)
-            index.record([t["data"][KEY_FIELD] for t in batch], task_ids)
-            summary.new += len(task_ids)
-            summary.predictions += sum(1 for t in batch if t.get("predictions"))
-            if progress:
-                progress(len(batch))
+    count = workers or min(8, (os.cpu_count() or 2) * 2)
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        prepared = _bounded_map(pool, make_task, todo, window=count * 4)
+        try:
+            for batch in _batches(prepared, summary, batch_tasks):
+                task_ids = _send(client, project_id, batch)
+                index.record([t["data"][KEY_FIELD] for t in batch], task_ids)
+                summary.new += len(task_ids)
+                summary.predictions += sum(1 for t in batch if t.get("predictions"))
+                report()
+        finally:
+            prepared.close()  # on error or Ctrl-C: cancel what has not started
+    report()
     return summary
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Generator[R, None, None]:
+    """pool.map in order, with at most `window` items submitted ahead of the consumer."""
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def import_s3(client: Client, project_id: int, source: S3Source) -> ImportSummary:
@@ -222,7 +252,7 @@ def ensure_local_storage(client: Client, project_id: int, files: FileServing, fo
     """Label Studio serves a local file only under a local storage of the project."""
     wanted = files.server_path(folder)
     storages = client.get("/api/storages/localfiles", project=project_id)
-    if any(wanted.startswith(s["path"].rstrip("/")) for s in storages):
+    if any(Path(wanted).is_relative_to(s["path"]) for s in storages):
         return
     resp = client.request(
         "POST",
@@ -301,13 +331,13 @@ class _TaskMaker:
 
 def upload(client: Client, project_id: int, path: Path) -> str:
     """Upload one file without making a task; return the URL a task uses for it."""
-    with path.open("rb") as fh:
-        resp = client.request(
-            "POST",
-            f"/api/projects/{project_id}/import",
-            params={"commit_to_project": "false"},
-            files={"file": (path.name, fh)},
-        )
+    # Bytes, not a file handle: a request retried after a token refresh sends them again.
+    resp = client.request(
+        "POST",
+        f"/api/projects/{project_id}/import",
+        params={"commit_to_project": "false"},
+        files={"file": (path.name, path.read_bytes())},
+    )
     if resp.status_code >= 400:
         raise APIError("POST", "import (upload)", resp)
     upload_id = resp.json()["file_upload_ids"][0]
@@ -318,16 +348,14 @@ def upload(client: Client, project_id: int, path: Path) -> str:
 def _batches(
     prepared: Iterable[tuple[Item, dict[str, Any] | str]],
     summary: ImportSummary,
-    progress: Progress | None,
     batch_tasks: int,
 ) -> Iterator[list[dict[str, Any]]]:
+    """Group prepared tasks into requests; failed items go into the summary."""
     batch: list[dict[str, Any]] = []
     size = 0
     for item, task in prepared:
         if isinstance(task, str):
             summary.failed.append((item.key, task))
-            if progress:
-                progress(1)
             continue
         task_bytes = len(json.dumps(task, separators=(",", ":")))
         if batch and (size + task_bytes > BATCH_BYTES or len(batch) >= batch_tasks):

@@ -139,7 +139,7 @@ def test_killed_import_rerun_completes_without_duplicates(label_studio: LiveServ
         "import sys, time; from toolkit import importer; from toolkit.server import Client;"
         "from toolkit.spec import load; from toolkit.importer import FileServing;"
         "from pathlib import Path;"
-        "slow = lambda n: time.sleep(0.05 * n);"
+        "slow = lambda done, total: time.sleep(0.5);"
         "importer.import_data(Client(sys.argv[1], sys.argv[2]), load(sys.argv[3]),"
         " files=FileServing(Path(sys.argv[4]), sys.argv[4]), progress=slow, batch_tasks=10)"
     )

@@ -145,7 +145,8 @@ def test_label_studio_stopped_mid_import_rerun_has_no_duplicates(stack: StackUnd
         "from toolkit.spec import load; from toolkit.importer import FileServing;"
         "from toolkit.settings import resolve;"
         "s = resolve(); importer.import_data(connect(), load(sys.argv[1]),"
-        " files=FileServing.of(s.state), progress=lambda n: time.sleep(0.05 * n), batch_tasks=10)"
+        " files=FileServing.of(s.state), batch_tasks=10,"
+        " progress=lambda done, total: time.sleep(0.5))"
     )
     proc = subprocess.Popen([sys.executable, "-c", script, str(spec)], env=stack.env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
