@@ -136,20 +136,32 @@ class Client:
         return self.json("GET", path, params=params or None)
 
     def paginate(self, path: str, page_size: int = 100, **params: Any) -> Iterator[dict[str, Any]]:
-        """Yield the items of a page-numbered list endpoint."""
-        page = 1
+        """Yield the items of a page-numbered list endpoint.
+
+        The end is an empty page, a 404 past the last page, no `next` link, or the
+        announced total reached; never a short page, which a server-side page size cap
+        (TASK_API_PAGE_SIZE_MAX) can cause in the middle of a listing.
+        """
+        page, seen = 1, 0
         while True:
             resp = self.request(
                 "GET", path, params={**params, "page": page, "page_size": page_size}
             )
             if resp.status_code == 404 and page > 1:
-                return  # Label Studio answers 404 past the last page
+                return
             if resp.status_code >= 400:
                 raise APIError("GET", path, resp)
             body = resp.json()
-            items = body if isinstance(body, list) else body.get("results", body.get("tasks", []))
+            if isinstance(body, list):
+                yield from body
+                return
+            items = body.get("results", body.get("tasks", []))
             yield from items
-            if isinstance(body, list) or not body.get("next") and len(items) < page_size:
+            seen += len(items)
+            total = body.get("count", body.get("total"))
+            if not items or ("next" in body and not body["next"]):
+                return
+            if total is not None and seen >= int(total):
                 return
             page += 1
 

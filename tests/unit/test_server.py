@@ -105,3 +105,34 @@ def test_healthy_foreign_server_without_version_api(scripted: tuple[str, type[Sc
 def test_nothing_listening_suggests_lstk_up() -> None:
     with pytest.raises(ConnectionFailed, match="lstk up"):
         wait_healthy("http://127.0.0.1:9", 0.5)
+
+
+class CappedPages(BaseHTTPRequestHandler):
+    """A task list that caps pages at 3 items whatever page_size asks (7 tasks in all)."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        from urllib.parse import parse_qs, urlparse
+
+        page = int(parse_qs(urlparse(self.path).query)["page"][0])
+        ids = list(range(1, 8))[(page - 1) * 3 : page * 3]
+        status = 200 if ids else 404
+        body = json.dumps({"total": 7, "tasks": [{"id": i} for i in ids]}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_paginate_reads_past_pages_shorter_than_asked() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CappedPages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = Client(f"http://127.0.0.1:{server.server_port}", "key")
+        ids = [task["id"] for task in client.paginate("/api/tasks", page_size=5)]
+    finally:
+        server.shutdown()
+    assert ids == list(range(1, 8))

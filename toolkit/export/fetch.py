@@ -124,8 +124,8 @@ class TaskStream:
             for task in tasks:
                 compact(task)
             yield tasks
-            if len(tasks) < size:
-                return
+            # No early stop on a short page: a server's TASK_API_PAGE_SIZE_MAX may cut pages
+            # shorter than asked; only an empty page means the end.
             last = int(tasks[-1]["id"])
             per_task = max(1, len(resp.content) // len(tasks))
             size = max(MIN_PAGE, min(MAX_PAGE, self.page_bytes // per_task))
