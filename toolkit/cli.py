@@ -117,14 +117,15 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         state = "up" if result.reachable else "DOWN"
         out.print(f"Label Studio {state} at {result.url} (runtime: {result.runtime or 'external'})")
         if result.reachable:
-            out.print(f"  version {result.version}, {result.projects} project(s)")
+            projects = f", {result.projects} project(s)" if result.authenticated else ""
+            out.print(f"  version {result.version}{projects}")
         for name, health in result.services.items():
             out.print(f"  {name}: {health}")
         for name, size in result.volumes.items():
             out.print(f"  volume {name}: {size / 1e6:.1f} MB")
-        if result.error and not result.reachable:
-            out.print(f"  {result.error}; start it with `lstk up`")
-    if not result.reachable:
+        if result.error:
+            out.print(f"  {result.error}", markup=False)
+    if not (result.reachable and result.authenticated):
         raise typer.Exit(EXIT_UNREACHABLE)
 
 

@@ -57,6 +57,7 @@ def test_wrong_token_is_a_short_error_with_exit_3(label_studio: LiveServer) -> N
         connect(label_studio.url, "0" * 40)
     result = lstk(label_studio, "--api-key", "0" * 40, "status")
     assert result.returncode == 3
+    assert "rejected the API token" in result.stdout and "start it with" not in result.stdout
     result = subprocess.run(
         [sys.executable, "-c", "from toolkit.cli import main; import sys; "
          "sys.exit(main(['--api-key', '0'*40, '--url', sys.argv[1], 'token']))",

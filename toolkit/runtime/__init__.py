@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.errors import UsageError
+from toolkit.errors import LstkError, UsageError
 from toolkit.runtime import local
 from toolkit.server import Client
 from toolkit.settings import Settings, State, load_state
@@ -87,6 +87,7 @@ class Status:
     url: str
     reachable: bool
     runtime: str | None
+    authenticated: bool = False
     version: str | None = None
     projects: int | None = None
     services: dict[str, str] = field(default_factory=dict)
@@ -102,7 +103,8 @@ def status(settings: Settings) -> Status:
     result = Status(url=settings.url, reachable=False, runtime=settings.runtime)
     state = settings.state
     if state and state.runtime == "local":
-        result.services["label-studio"] = "running" if local.pid_alive(state.pid) else "stopped"
+        alive = local.is_label_studio(state.pid)
+        result.services["label-studio"] = "running" if alive else "stopped"
     elif state and state.runtime == "docker":
         from toolkit.runtime import docker
 
@@ -111,13 +113,13 @@ def status(settings: Settings) -> Status:
             result.volumes.update(docker.volume_sizes(docker.Stack.of(state)))
     client = Client(settings.url, settings.api_key, retries=0)
     if client.health() != 200:
-        result.error = "no answer on /health"
+        result.error = "no answer on /health; start it with `lstk up`"
         return result
     try:
         result.version = client.version()
+        result.reachable = True
         result.projects = int(client.get("/api/projects", page_size=1).get("count", 0))
-    except Exception as exc:  # noqa: BLE001 - status reports, it does not fail
+        result.authenticated = True
+    except LstkError as exc:  # status reports problems, it does not raise them
         result.error = str(exc)
-        return result
-    result.reachable = True
     return result

@@ -62,10 +62,21 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def is_label_studio(pid: int | None) -> bool:
+    """The process is alive and is a Label Studio server (not a reused pid after a reboot)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (not Linux): trust the pid
+    return b"label_studio" in cmdline or b"label-studio" in cmdline
+
+
 def running(home: Path) -> State | None:
     """The state of a local server started from `home` that is still alive."""
     state = load_state(home)
-    if state and state.runtime == RUNTIME and pid_alive(state.pid):
+    if state and state.runtime == RUNTIME and is_label_studio(state.pid):
         return state
     return None
 
@@ -263,8 +274,9 @@ def down(home: Path, *, delete_data: bool = False, timeout: float = 20.0) -> boo
     state = load_state(home)
     if not state or state.runtime != RUNTIME:
         return False
-    was_running = pid_alive(state.pid)
-    stop_process(state.pid, timeout)
+    was_running = is_label_studio(state.pid)
+    if was_running:
+        stop_process(state.pid, timeout)
     if delete_data:
         import shutil
 
