@@ -278,7 +278,7 @@ class Server:
     def start(self) -> None:
         from toolkit.runtime import local
 
-        self.state = local.up(self.home, port=self.port, files_root=self.files)
+        self.state = local.up(self.home, port=self.port, files_root=self.files).state
 
     def restart(self) -> None:
         from toolkit.runtime import local

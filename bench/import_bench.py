@@ -100,7 +100,7 @@ def main() -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        state = local.up(root / "home", port=port, files_root=data)
+        state = local.up(root / "home", port=port, files_root=data).state
         try:
             client = Client(state.url, state.token)
             files = FileServing(data, str(data))

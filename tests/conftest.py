@@ -83,7 +83,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
         port=free_port(),
         files_root=files_root,
         server_env={"SSRF_PROTECTION_ENABLED": "false"},
-    )
+    ).state
     try:
         yield LiveServer(home=home, files_root=files_root, state=state)
     finally:

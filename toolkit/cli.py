@@ -79,7 +79,7 @@ def up(
     """Start Label Studio (or reuse the running one), with an admin and an API token."""
     options: dict[str, Any] = {"port": port, "files_root": files_root}
     if with_s3:
-        options["overlays"] = ("docker-compose.s3.yml",)
+        options["with_s3"] = True
     if data_dir:
         options["data_dir"] = data_dir
     result = runtime.up(G.home, runtime_name, **options)

@@ -8,8 +8,9 @@ from typing import Any
 
 from toolkit.errors import LstkError, UsageError
 from toolkit.runtime import local
+from toolkit.runtime.common import UpResult
 from toolkit.server import Client
-from toolkit.settings import Settings, State, load_state
+from toolkit.settings import Settings, load_state
 
 RUNTIMES = ("docker", "local")
 
@@ -34,28 +35,16 @@ def pick_runtime(requested: str | None, home: Path) -> str:
     return "docker" if docker_available() else "local"
 
 
-@dataclass
-class UpResult:
-    state: State
-    new_password: bool  # the admin password was generated now: show it once
-
-
 def up(home: Path, runtime: str | None = None, **options: Any) -> UpResult:
     """Start (or reuse) Label Studio in the chosen runtime and write the state file."""
-    previous = load_state(home)
     chosen = pick_runtime(runtime, home)
     if chosen == "docker":
         from toolkit.runtime import docker
 
-        state = docker.up(home, **options)
-    else:
-        if options.pop("overlays", None):
-            raise UsageError("--with-s3 adds a service to the compose stack: use --runtime docker.")
-        state = local.up(home, **options)
-    generated = not (previous and previous.password == state.password) and not options.get(
-        "password"
-    )
-    return UpResult(state=state, new_password=generated)
+        return docker.up(home, **options)
+    if options.pop("with_s3", False):
+        raise UsageError("--with-s3 adds a service to the compose stack: use --runtime docker.")
+    return local.up(home, **options)
 
 
 def down(home: Path, *, delete_data: bool = False) -> bool:

@@ -216,7 +216,7 @@ def upgrade(home: Path, version: str, *, wait: float = 300.0) -> UpgradeResult:
     stack = docker.stack_of(home)
     env = stack.env()
     old_image = env.get("LABEL_STUDIO_IMAGE", "heartexlabs/label-studio:1.23.2")
-    new_image = f"{old_image.rsplit(':', 1)[0]}:{version}"
+    new_image = f"{image_repository(old_image)}:{version}"
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     saved = backup(home, home / "backups" / f"pre-upgrade-{stamp}").path
     docker.write_env(stack.env_file, {**env, "LABEL_STUDIO_IMAGE": new_image})
@@ -225,11 +225,20 @@ def upgrade(home: Path, version: str, *, wait: float = 300.0) -> UpgradeResult:
         stack.compose("up", "-d")
         wait_healthy(state.url, wait)
         release = Client(state.url, state.token).version()
-    except LstkError as exc:
+    except BaseException as exc:  # Ctrl-C or a crash must not leave the new image half-done
         docker.write_env(stack.env_file, env)
         restore(home, saved, force=True, wait=wait)
+        if not isinstance(exc, Exception):
+            raise
         raise LstkError(
             f"Upgrade to {new_image} failed ({exc}); rolled back to {old_image} from the backup "
             f"in {saved}."
         ) from None
     return UpgradeResult(old_image, new_image, saved, release)
+
+
+def image_repository(image: str) -> str:
+    """The image reference without its tag or digest (a registry port is not a tag)."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name[: len(name) - len(last)] + last.split(":", 1)[0]

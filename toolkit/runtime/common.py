@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 
 from toolkit.settings import State
 
@@ -23,18 +24,22 @@ def new_password() -> str:
 
 def admin_credentials(
     username: str | None, password: str | None, previous: State | None
-) -> tuple[str, str]:
-    """Admin login: arguments > environment > what an earlier `lstk up` chose > generated."""
+) -> tuple[str, str, bool]:
+    """Admin login: arguments > environment > what an earlier `lstk up` chose > generated.
+
+    The flag says the password was generated now, so `lstk up` shows it once.
+    """
     user = (
         username
         or os.environ.get(ENV_USERNAME)
         or (previous.username if previous else "")
         or DEFAULT_USERNAME
     )
-    pwd = (
-        password
-        or os.environ.get(ENV_PASSWORD)
-        or (previous.password if previous else "")
-        or new_password()
-    )
-    return user, pwd
+    pwd = password or os.environ.get(ENV_PASSWORD) or (previous.password if previous else "")
+    return (user, pwd, False) if pwd else (user, new_password(), True)
+
+
+@dataclass
+class UpResult:
+    state: State
+    new_password: bool  # the admin password was generated now: show it once

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import LstkError, UsageError
-from toolkit.runtime.common import DEFAULT_USERNAME, new_password, new_token
+from toolkit.runtime.common import DEFAULT_USERNAME, UpResult, new_password, new_token
 from toolkit.server import Client, wait_healthy
 from toolkit.settings import State, load_state, save_state
 
@@ -39,6 +39,11 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload, no-any-return]
     except FileNotFoundError:
         raise no_engine(f"`{cmd[0]}` is not installed") from None
+    except subprocess.TimeoutExpired as exc:
+        raise LstkError(
+            f"`{' '.join(cmd[:3])} ...` did not finish within {exc.timeout:.0f} s; "
+            "see `lstk logs` and `docker info`."
+        ) from None
 
 
 def no_engine(reason: str) -> LstkError:
@@ -161,10 +166,14 @@ def write_env(path: Path, values: dict[str, str]) -> None:
 
 def ensure_env(
     stack: Stack, *, port: int | None, files_root: Path | None, username: str | None
-) -> dict[str, str]:
-    """Create .env with strong generated secrets when missing; apply port/files changes."""
+) -> tuple[dict[str, str], bool]:
+    """Create .env with strong generated secrets when missing; apply port/files changes.
+
+    Also says whether the admin password was generated now (to show it once).
+    """
     values = stack.env()
     fresh = not values
+    generated = fresh and not os.environ.get("LABEL_STUDIO_PASSWORD")
     if fresh:
         values = {
             "COMPOSE_PROJECT_NAME": "lstk",
@@ -190,7 +199,7 @@ def ensure_env(
         values["LABEL_STUDIO_PUBLIC_URL"] = public
     if values != stack.env():
         write_env(stack.env_file, values)
-    return values
+    return values, generated
 
 
 def up(
@@ -199,12 +208,12 @@ def up(
     port: int | None = None,
     files_root: Path | None = None,
     compose_dir: Path | None = None,
-    overlays: tuple[str, ...] = (),
+    with_s3: bool = False,
     username: str | None = None,
     password: str | None = None,
     data_dir: Path | None = None,
     wait: float = 300.0,
-) -> State:
+) -> UpResult:
     """Start the stack (or reuse it), wait until healthy, and write the state file."""
     if data_dir is not None:
         raise UsageError(
@@ -215,6 +224,7 @@ def up(
         raise UsageError("Set the admin password in compose/.env (LABEL_STUDIO_PASSWORD).")
     require_engine()
     previous = load_state(home)
+    overlays = (S3_OVERLAY,) if with_s3 else ()
     if compose_dir is None and previous and previous.runtime == RUNTIME:
         stack = Stack.of(previous)
         stack = Stack(stack.directory, overlays or stack.overlays)
@@ -225,15 +235,14 @@ def up(
             f"No {COMPOSE_FILE} in {stack.directory}. Run from a checkout of lstk or set "
             f"${ENV_COMPOSE_DIR} to a folder holding the compose files."
         )
-    Path(files_root or Path.cwd()).mkdir(parents=True, exist_ok=True)
-    values = ensure_env(stack, port=port, files_root=files_root, username=username)
+    values, generated = ensure_env(stack, port=port, files_root=files_root, username=username)
     Path(values["LABEL_STUDIO_FILES_DIR"]).mkdir(parents=True, exist_ok=True)
     stack.compose("up", "-d", "--remove-orphans")
     state = _state(stack, values)
     save_state(home, state)
     wait_healthy(state.url, wait)
     Client(state.url, state.token).check()
-    return state
+    return UpResult(state, new_password=generated)
 
 
 def _state(stack: Stack, values: dict[str, str]) -> State:

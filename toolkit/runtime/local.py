@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from toolkit.errors import LstkError, UsageError
-from toolkit.runtime.common import admin_credentials, new_token
+from toolkit.runtime.common import UpResult, admin_credentials, new_token
 from toolkit.server import Client, wait_healthy
 from toolkit.settings import State, clear_state, load_state, save_state
 
@@ -111,7 +111,7 @@ def up(
     password: str | None = None,
     server_env: dict[str, str] | None = None,
     wait: float = 180.0,
-) -> State:
+) -> UpResult:
     """Start Label Studio (or reuse the one already running) and return its state.
 
     `server_env` adds Label Studio settings (e.g. SSRF_PROTECTION_ENABLED); they are
@@ -125,7 +125,7 @@ def up(
                 "Run `lstk down` first to move it to another port."
             )
         wait_healthy(current.url, wait)
-        return current
+        return UpResult(current, new_password=False)
     if not server_installed():
         raise UsageError(
             "The local runtime needs the Label Studio server package, which is not installed. "
@@ -133,7 +133,7 @@ def up(
             "or use `--runtime docker`."
         )
     previous = load_state(home)
-    state = _next_state(home, previous, port, data_dir, files_root, username, password)
+    state, generated = _next_state(home, previous, port, data_dir, files_root, username, password)
     if server_env is not None:
         state.extra["server_env"] = dict(server_env)
     if not port_free(state.port or DEFAULT_PORT):
@@ -149,7 +149,7 @@ def up(
     except BaseException:
         stop_process(state.pid)
         raise
-    return state
+    return UpResult(state, new_password=generated)
 
 
 def _next_state(
@@ -160,13 +160,13 @@ def _next_state(
     files_root: Path | None,
     username: str | None,
     password: str | None,
-) -> State:
+) -> tuple[State, bool]:
     reuse = previous if previous and previous.runtime == RUNTIME else None
     port = port or (reuse.port if reuse else None) or DEFAULT_PORT
-    user, pwd = admin_credentials(username, password, reuse)
+    user, pwd, generated = admin_credentials(username, password, reuse)
     data = data_dir or (Path(reuse.data_dir) if reuse and reuse.data_dir else home / "data")
     root = files_root or (Path(reuse.files_root) if reuse and reuse.files_root else Path.cwd())
-    return State(
+    state = State(
         extra={"server_env": reuse.extra.get("server_env", {})} if reuse else {},
         url=f"http://{HOST}:{port}",
         token=reuse.token if reuse else new_token(),
@@ -177,6 +177,7 @@ def _next_state(
         data_dir=str(Path(data).absolute()),
         files_root=str(Path(root).absolute()),
     )
+    return state, generated
 
 
 def _spawn(home: Path, state: State) -> int:
