@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.files import write_atomic
 from toolkit.server import Client
 
 KEY_FIELD = "lstk_key"
@@ -94,7 +94,5 @@ class KeyIndex:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
         body = {"fingerprint": self.fingerprint.__dict__, "keys": sorted(self.keys)}
-        tmp.write_text(json.dumps(body))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(body))

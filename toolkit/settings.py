@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import ConnectionFailed, UsageError
+from toolkit.files import PRIVATE, write_atomic
 
 STATE_FILE = "state.json"
 ENV_URL = "LABEL_STUDIO_URL"
@@ -64,12 +65,7 @@ def save_state(home: Path, state: State) -> Path:
     """Write the state file atomically, readable by its owner only (it holds secrets)."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = state_path(home)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(asdict(state), fh, indent=2)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(asdict(state), indent=2), mode=PRIVATE)
     return path
 
 

@@ -14,6 +14,7 @@ from toolkit.errors import UsageError
 from toolkit.export import outputs
 from toolkit.export import state as st
 from toolkit.export.media import ImageError, Images, prepare
+from toolkit.files import FILE_MODE, PRIVATE, write_atomic
 from toolkit.server import Client
 
 
@@ -41,7 +42,7 @@ def test_state_round_trip(tmp_path: Path) -> None:
     again = st.load(tmp_path)
     assert again == state
     assert list(again.tasks) == [2, 3]  # saved in task order
-    assert oct((tmp_path / st.STATE_FILE).stat().st_mode & 0o777) == oct(st.FILE_MODE)
+    assert oct((tmp_path / st.STATE_FILE).stat().st_mode & 0o777) == oct(FILE_MODE)
 
 
 def test_state_missing_and_damaged(tmp_path: Path) -> None:
@@ -62,8 +63,8 @@ def test_options_fingerprint_ignores_key_order() -> None:
 
 def test_write_atomic_replaces_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "f.bin"
-    st.write_atomic(target, b"one")
-    st.write_atomic(target, b"two", durable=True)
+    write_atomic(target, b"one")
+    write_atomic(target, b"two", durable=True)
     assert target.read_bytes() == b"two"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
 
@@ -79,7 +80,7 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        st.write_atomic(target, b"new")
+        write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
 
@@ -168,3 +169,8 @@ def test_local_paths_never_leave_their_root(tmp_path: Path) -> None:
     served = Images(Client("http://127.0.0.1:9", "k"), files_root=tmp_path)
     assert served.local_path(url, None) == root / "sub" / "a.jpg"
     assert served.local_path("/data/local-files/?d=../etc/passwd", None) is None
+
+
+def test_write_atomic_with_a_private_mode(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "secret", "token", mode=PRIVATE)
+    assert (tmp_path / "secret").stat().st_mode & 0o777 == 0o600

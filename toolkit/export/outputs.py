@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from toolkit.export.render import COCO_DIR, Options, coco_categories
-from toolkit.export.state import STATE_FILE, TMP_SUFFIX, ExportState, write_atomic
+from toolkit.export.state import STATE_FILE, ExportState
+from toolkit.files import TMP_SUFFIX, write_atomic
 
 METADATA = "metadata.jsonl"
 LABELS = "labels.json"

@@ -35,7 +35,8 @@ from PIL import Image
 from toolkit.export import fetch
 from toolkit.export.media import ImageError, Images, Picture
 from toolkit.export.naming import split_of
-from toolkit.export.state import TaskEntry, write_atomic
+from toolkit.export.state import TaskEntry
+from toolkit.files import write_atomic
 from toolkit.masks import post, raster
 
 ASPECT_TOLERANCE = 0.01  # relative difference of width and height scale still "same shape"

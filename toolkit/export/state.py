@@ -15,26 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import UsageError
+from toolkit.files import write_atomic
 
 STATE_FILE = ".lstk-export.json"
 FORMAT = 1
-TMP_SUFFIX = ".lstk-tmp"  # temporary files; a run removes any that a killed run left
-
-
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-FILE_MODE = _file_mode()  # what open() would give a new file
 
 
 def options_fingerprint(options: dict[str, Any]) -> str:
@@ -133,21 +122,3 @@ def load(out: Path) -> ExportState | None:
 
 def save(out: Path, state: ExportState) -> None:
     write_atomic(out / STATE_FILE, json.dumps(state.to_json(), indent=1).encode(), durable=True)
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a
-    part: a temporary file in the same folder, then renamed over it. ``durable`` also
-    flushes it to disk first (survives a power cut, not only a killed process)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

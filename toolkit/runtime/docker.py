@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit.errors import LstkError, UsageError
+from toolkit.files import PRIVATE, write_atomic
 from toolkit.runtime.common import DEFAULT_USERNAME, UpResult, new_password, new_token
 from toolkit.server import Client, wait_healthy
 from toolkit.settings import State, load_state, save_state
@@ -155,13 +156,9 @@ def read_env(path: Path) -> dict[str, str]:
 
 def write_env(path: Path, values: dict[str, str]) -> None:
     """Write .env atomically with mode 0600 (it holds the stack's only copy of its secrets)."""
-    tmp = path.with_name(".env.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("# Written by `lstk up`; documented in .env.example. Keep it secret.\n")
-        fh.writelines(f"{key}={value}\n" for key, value in values.items())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    lines = "".join(f"{key}={value}\n" for key, value in values.items())
+    header = "# Written by `lstk up`; documented in .env.example. Keep it secret.\n"
+    write_atomic(path, header + lines, mode=PRIVATE)
 
 
 def ensure_env(
