@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-METADATA = "metadata.jsonl"
-STATE_FILE = ".lstk-export.json"
+from toolkit import images
+from toolkit.export.outputs import METADATA
+from toolkit.export.state import STATE_FILE
+
 EXTRA_FILES = {"control": "control_file_name", "semantic": "semantic_file_name"}
 
 __all__ = ["InpaintingDataset", "TorchView", "read_metadata"]
@@ -133,8 +135,7 @@ class InpaintingDataset:
         return self.transform(item) if self.transform is not None else item
 
     def load_image(self, row: dict[str, Any]) -> Image.Image:
-        with Image.open(self.root / row["file_name"]) as img:
-            return ImageOps.exif_transpose(img).convert("RGB")
+        return images.load_image(self.root / row["file_name"])
 
     def load_mask(self, row: dict[str, Any], size: tuple[int, int]) -> Image.Image:
         """The inpainting mask (all 0 when the export wrote none)."""

@@ -27,9 +27,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from PIL import Image, ImageOps, JpegImagePlugin
 
+from toolkit.images import EXIF_ORIENTATION
 from toolkit.server import Client
 
-EXIF_ORIENTATION = 0x0112
 CLOUD_SCHEMES = ("s3://", "gs://", "azure-blob://")
 EXTENSIONS = {
     "JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"),
@@ -57,13 +57,6 @@ class Picture:
     height: int
     transposed: bool
     origin: str  # "source" (the local folder) or "server"
-
-
-def image_url(task: dict[str, Any], field: str) -> str:
-    value = (task.get("data") or {}).get(field)
-    if not isinstance(value, str) or not value:
-        raise ImageError(f"task data has no image URL under {field!r}")
-    return value
 
 
 class Images:

@@ -37,11 +37,11 @@ from toolkit.export.media import ImageError, Images, Picture
 from toolkit.export.naming import split_of
 from toolkit.export.state import TaskEntry
 from toolkit.files import write_atomic
+from toolkit.keys import KEY_FIELD
 from toolkit.masks import post, raster
 
 ASPECT_TOLERANCE = 0.01  # relative difference of width and height scale still "same shape"
 COCO_DIR = ".lstk-export.d/coco"
-KEY_FIELD = "lstk_key"  # where the importer keeps an image's source path (toolkit.importer)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -327,16 +326,3 @@ def logs(home: Path, *, tail: int = 200, follow: bool = False) -> None:
     stack = stack_of(home)
     args = ("logs", "--tail", str(tail), *(["-f"] if follow else []))
     subprocess.run(stack.command(*args), env=stack.process_env())
-
-
-def wait_services_healthy(stack: Stack, wait: float) -> None:
-    end = time.monotonic() + wait
-    while time.monotonic() < end:
-        states = [
-            (c["State"].get("Health") or {}).get("Status", c["State"]["Status"])  # type: ignore[index, union-attr]
-            for c in containers(stack)
-        ]
-        if states and all(s in ("healthy", "running") for s in states):
-            return
-        time.sleep(2)
-    raise LstkError(f"The stack did not become healthy within {wait:.0f} s; see `lstk logs`.")
