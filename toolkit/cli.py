@@ -223,7 +223,7 @@ def apply(
     prefix = "would " if dry_run and the_plan.action != "none" else ""
     out.print(f"{prefix}{verb[the_plan.action]} {title!r}")
     for change in the_plan.changes if the_plan.action == "update" else []:
-        out.print(f"  ~ {change.field}")
+        out.print(f"  ~ {change.describe()}", markup=False)
     if result.regions_removed:
         out.print(f"  removed {result.regions_removed} region(s) with removed labels")
     if result.project_id:

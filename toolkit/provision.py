@@ -67,6 +67,26 @@ class Change:
     old: Any
     new: Any
 
+    def describe(self) -> str:
+        """One line for the plan: the values when short, what changed in a label config."""
+        if self.field == "label_config":
+            before = set(_all_labels(self.old or ""))
+            after = set(_all_labels(self.new or ""))
+            added, removed = sorted(after - before), sorted(before - after)
+            parts = [f"+{a}" for a in added] + [f"-{r}" for r in removed]
+            return f"label_config ({', '.join(parts) or 'layout or colours'})"
+        old, new = repr(self.old if self.old is not None else ""), repr(self.new)
+        if len(old) + len(new) > 80:
+            return self.field
+        return f"{self.field}: {old} -> {new}"
+
+
+def _all_labels(config: str) -> list[str]:
+    try:
+        return [v for values in labeling.control_labels(config)[1].values() for v in values]
+    except ValueError:
+        return []
+
 
 @dataclass
 class Plan:

@@ -55,7 +55,7 @@ def test_dry_run_changes_nothing_and_update_changes_only_what_differs(
     spec = write_spec(tmp_path, spec_text("Dry run", description="second"))
     dry = lstk(label_studio, "apply", str(spec), "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "would update" in dry.stdout and "description" in dry.stdout
+    assert "would update" in dry.stdout and "description: 'first' -> 'second'" in dry.stdout
     project = provision.find_project(client, load(spec))
     assert project is not None and project["description"] == "first"
     result = provision.apply(client, load(spec))
