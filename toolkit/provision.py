@@ -213,7 +213,13 @@ def apply(client: Client, spec: Spec, *, dry_run: bool = False, force: bool = Fa
         removed = _strip_removed_labels(client, the_plan)
     resp = client.request("PATCH", f"/api/projects/{the_plan.project_id}", json=wanted)
     if resp.status_code >= 400:
-        raise UsageError(f"Label Studio refused the change: {_server_message(resp)}")
+        already = (
+            f" {removed} region(s) with the removed labels were deleted before the change "
+            "was refused; fix the cause and re-run `lstk apply --force`."
+            if removed
+            else ""
+        )
+        raise UsageError(f"Label Studio refused the change: {_server_message(resp)}.{already}")
     return ApplyResult(
         the_plan, int(the_plan.project_id or 0), applied=True, regions_removed=removed
     )

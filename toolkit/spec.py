@@ -143,27 +143,38 @@ class Spec(Strict):
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def interpolate(text: str, source: str, env: dict[str, str] | None = None) -> str:
-    """Replace ${VAR} and ${VAR:-default} from the environment; unset without default fails."""
+STR_TAG = "tag:yaml.org,2002:str"
+
+
+def interpolate(node: yaml.Node, source: str, env: dict[str, str] | None = None) -> None:
+    """Replace ${VAR} and ${VAR:-default} in the string values of a parsed document.
+
+    Working on parsed values (not on the text) keeps a value with `#`, `: ` or quotes
+    exactly as it is, and leaves comments alone. Unset without a default is an error.
+    """
     env = dict(os.environ) if env is None else env
-    lines = text.splitlines(keepends=True)
-    for number, line in enumerate(lines, 1):
-        if line.lstrip().startswith("#"):
-            continue
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == STR_TAG and "${" in node.value:
+            line = node.start_mark.line + 1
 
-        def replace(match: re.Match[str], number: int = number) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise UsageError(
-                f"{source}, line {number}: ${{{name}}} is not set in the environment. "
-                f"Export {name}, or write ${{{name}:-default}} in the spec."
-            )
+            def replace(match: re.Match[str]) -> str:
+                name, default = match.group(1), match.group(2)
+                if name in env:
+                    return env[name]
+                if default is not None:
+                    return default
+                raise UsageError(
+                    f"{source}, line {line}: ${{{name}}} is not set in the environment. "
+                    f"Export {name}, or write ${{{name}:-default}} in the spec."
+                )
 
-        lines[number - 1] = _VAR.sub(replace, line)
-    return "".join(lines)
+            node.value = _VAR.sub(replace, node.value)
+    elif isinstance(node, yaml.MappingNode):
+        for _, value in node.value:
+            interpolate(value, source, env)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            interpolate(item, source, env)
 
 
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
@@ -193,14 +204,16 @@ def load(path: str | os.PathLike[str], env: dict[str, str] | None = None) -> Spe
     spec_path = Path(path).absolute()
     if not spec_path.is_file():
         raise UsageError(f"Spec file {spec_path} does not exist. Pass the path to project.yaml.")
-    text = interpolate(spec_path.read_text(), str(spec_path), env)
     try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
+        node = yaml.compose(spec_path.read_text(), Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
         raise UsageError(f"{spec_path}{where}: not valid YAML ({exc}).") from None
+    raw = None
+    if node is not None:
+        interpolate(node, str(spec_path), env)
+        raw = yaml.SafeLoader("").construct_document(node)
     if not isinstance(raw, dict):
         raise UsageError(f"{spec_path}: expected a mapping with `project:` at the top.")
     try:

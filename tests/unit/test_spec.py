@@ -89,3 +89,14 @@ def test_unknown_export_label_and_short_title(folder: Path) -> None:
 def test_not_yaml_and_missing_file(folder: Path) -> None:
     assert "not valid YAML" in error_of(write(folder, "project: [unclosed\n"))
     assert "does not exist" in error_of(folder / "nope.yaml")
+
+
+def test_interpolated_values_are_taken_literally(folder: Path) -> None:
+    text = GOOD.replace("${MODEL:-sam2}", "${MODEL}") + "  # ${NOT_SET} in a comment is ignored\n"
+    spec = load(write(folder, text), env={"MODEL": "a #b: 'c'"})
+    assert spec.data.model_version == "a #b: 'c'"
+
+
+def test_interpolated_numbers_are_numbers(folder: Path) -> None:
+    spec = load(write(folder, GOOD.replace("dilate: 3", "dilate: ${DILATE}")), env={"DILATE": "7"})
+    assert spec.export.dilate == 7
