@@ -76,7 +76,8 @@ def test_status_reports_services_and_volumes(stack: StackUnderTest) -> None:
     status = json.loads(result.stdout)
     assert status["runtime"] == "docker" and status["version"] == "1.23.2"
     assert set(status["services"]) == {"db", "label-studio"}
-    assert status["services"]["db"] == "healthy"
+    assert status["services"]["db"] == f"healthy ({stack.env['POSTGRES_IMAGE']})"
+    assert status["services"]["label-studio"].endswith(f"({stack.env['LABEL_STUDIO_IMAGE']})")
     assert any(name.endswith("_pg-data") for name in status["volumes"])
     logs = stack.lstk("logs", "--tail", "20")
     assert logs.returncode == 0 and "label-studio" in logs.stdout + logs.stderr

@@ -285,7 +285,8 @@ def containers(stack: Stack) -> list[dict[str, object]]:
 
 
 def service_health(home: Path) -> dict[str, str]:
-    """Per service: healthy / unhealthy / starting / running / exited ..."""
+    """Per service: its health (healthy / unhealthy / starting / running / exited ...)
+    and the image it runs, e.g. `healthy (postgres:16.10-bookworm)`."""
     state = load_state(home)
     if state is None or state.runtime != RUNTIME or not engine_available():
         return {}
@@ -294,10 +295,9 @@ def service_health(home: Path) -> dict[str, str]:
         labels = info["Config"]["Labels"]  # type: ignore[index]
         status = info["State"]  # type: ignore[index]
         service = labels.get("com.docker.compose.service", info["Name"])
-        if status["Status"] == "running" and status.get("Health"):
-            health[service] = status["Health"]["Status"]
-        else:
-            health[service] = status["Status"]
+        running = status["Status"] == "running" and status.get("Health")
+        state_text = status["Health"]["Status"] if running else status["Status"]
+        health[service] = f"{state_text} ({info['Config']['Image']})"  # type: ignore[index]
     return health
 
 
