@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,12 @@ class StackUnderTest:
         return Client(self.state.url, self.state.token)
 
 
-@pytest.fixture(scope="module")
-def stack(
-    standin_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def running_stack(
+    images: dict[str, str], base: Path, *up_args: str, **extra_env: str
 ) -> Iterator[StackUnderTest]:
-    base = tmp_path_factory.mktemp("stack")
+    """A stack of its own (compose files copied to `base`, a unique project name), brought
+    up with `lstk up --runtime docker`, and taken down with its volumes afterwards."""
     compose_dir = base / "compose"
     compose_dir.mkdir()
     for name in ("docker-compose.yml", "docker-compose.s3.yml"):
@@ -73,17 +75,27 @@ def stack(
     files = base / "files"
     files.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
-    env.update(standin_images)
+    env.update(images)
     env.update(
         LSTK_HOME=str(base / "home"),
         LSTK_COMPOSE_DIR=str(compose_dir),
         COMPOSE_PROJECT_NAME=f"lstktest{uuid.uuid4().hex[:8]}",
+        **extra_env,
     )
     under_test = StackUnderTest(base / "home", compose_dir, files, env)
     port = str(free_port())
-    up = under_test.lstk("up", "--runtime", "docker", "--port", port, "--files-root", str(files))
+    up = under_test.lstk("up", "--runtime", "docker", "--port", port, "--files-root", str(files),
+                         *up_args)  # fmt: skip
     assert up.returncode == 0, up.stderr + up.stdout
     try:
         yield under_test
     finally:
         under_test.lstk("down", "--volumes", "--yes")
+
+
+@pytest.fixture(scope="module")
+def stack(
+    standin_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackUnderTest]:
+    with running_stack(standin_images, tmp_path_factory.mktemp("stack")) as under_test:
+        yield under_test

@@ -6,11 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from PIL import Image
 
 from tests.conftest import free_port
 from tests.ls.helpers import sample_images, write_spec
-from tests.stack.conftest import REPO, StackUnderTest
+from tests.stack.conftest import StackUnderTest, running_stack
 
 boto3 = pytest.importorskip("boto3")
 
@@ -29,25 +26,9 @@ def s3_stack(
     standin_images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StackUnderTest]:
     base = tmp_path_factory.mktemp("s3stack")
-    compose_dir = base / "compose"
-    compose_dir.mkdir()
-    for name in ("docker-compose.yml", "docker-compose.s3.yml"):
-        shutil.copy(REPO / "compose" / name, compose_dir / name)
-    (base / "files").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_")}
-    env.update(standin_images)
-    env.update(
-        LSTK_HOME=str(base / "home"), LSTK_COMPOSE_DIR=str(compose_dir),
-        COMPOSE_PROJECT_NAME=f"lstks3{uuid.uuid4().hex[:8]}", S3_PORT=str(free_port()),
-    )  # fmt: skip
-    stack = StackUnderTest(base / "home", compose_dir, base / "files", env)
-    up = stack.lstk("up", "--runtime", "docker", "--with-s3", "--port", str(free_port()),
-                    "--files-root", str(base / "files"))  # fmt: skip
-    assert up.returncode == 0, up.stderr + up.stdout
-    try:
+    port = str(free_port())
+    with running_stack(standin_images, base, "--with-s3", S3_PORT=port) as stack:
         yield stack
-    finally:
-        stack.lstk("down", "--volumes", "--yes")
 
 
 def s3_client(stack: StackUnderTest):  # noqa: ANN201
